@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* dkms.conf reading with dkms 3.x semantics (a bash file, sourced with a set
+ * of context variables, each value expanded a second time). A native parser
+ * serves the static subset; anything else is evaluated by bash in a child,
+ * the result cached by file identity and kernel/arch. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* The context variables dkms defines while reading a dkms.conf. */
+struct dk_conf_env {
+	const char *kernelver;
+	const char *arch;
+	const char *kernel_source_dir;
+	const char *kernel_config;     /* NULL: <kernel_source_dir>/.config */
+	const char *dkms_tree;
+	const char *source_tree;
+	const char *install_tree;
+	const char *module;            /* NULL: derived from the directory name */
+	const char *module_version;
+	const char *cache_dir;         /* host path for cached bash results, or NULL */
+};
+
+struct dk_conf_var {
+	char *name;
+	unsigned idx;
+	char *value;
+};
+
+struct dk_conf {
+	struct dk_conf_var *vars; /* whitelist order, indices ascending */
+	size_t n_vars;
+	bool used_bash;           /* evaluated by bash (or from its cache) */
+};
+
+/* Reads path. On a file that cannot be read: -errno. On success 0. */
+int conf_read(const char *path, const struct dk_conf_env *env, struct dk_conf **ret);
+void conf_free(struct dk_conf *c);
+/* Value of NAME[idx], or NULL when unset. */
+const char *conf_get(const struct dk_conf *c, const char *name, unsigned idx);
+/* Highest set index of NAME plus one (0 when NAME is unset). */
+unsigned conf_count(const struct dk_conf *c, const char *name);
+/* Prints the canonical "NAME[i]=value" lines of dkms-conf-reference. */
+void conf_print(const struct dk_conf *c, FILE *f);

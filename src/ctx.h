@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The one context every operation receives: where the root is, where dkms's
+ * trees are, which kernel and arch are targeted, and how to behave. */
+#pragma once
+
+#include <stdbool.h>
+#include "util.h"
+
+struct dk_ctx {
+	char *root;              /* "" for "/", else an absolute prefix without trailing '/' */
+	char *dkms_tree;         /* paths as seen inside root, e.g. /var/lib/dkms */
+	char *source_tree;       /* /usr/src */
+	char *install_tree;      /* /lib/modules */
+	char *tmp_location;      /* /tmp */
+	char *kernel_source_dir; /* explicit --kernelsourcedir (host path), or NULL */
+	char *arch;              /* explicit -a, or NULL for uname's machine */
+	char **kernels;          /* -k values (KVER or KVER/ARCH) */
+	char *module, *version;  /* -m/-v or m/v */
+	char *sign_file, *mok_key, *mok_cert;
+	char *initramfs_mode;    /* regenerate|append|off */
+	int jobs;
+	int verbose;
+	bool quiet, force, all, no_depmod, no_initramfs, json, all_kernels;
+	bool autoinstall_all_kernels, modprobe_on_install;
+	bool build_as_root;      /* true: run make as root (unprivileged builds off) */
+	bool trust_unsafe;       /* true: accept sources writable by non-root */
+	unsigned boot_budget_sec;
+	char *post_transaction;
+};
+
+/* Fills defaults ($DKMS_ROOT, uname machine, CPU count). */
+void ctx_init(struct dk_ctx *ctx);
+void ctx_done(struct dk_ctx *ctx);
+/* Sets the root directory; "/" or "" means the host root. */
+void ctx_set_root(struct dk_ctx *ctx, const char *root);
+/* Reads <root>/etc/dkms/framework.conf and framework.conf.d/(*).conf. */
+int ctx_load_framework(struct dk_ctx *ctx);
+
+/* Returns a new string: the root prefix followed by p (an absolute path). */
+char *ctx_path(const struct dk_ctx *ctx, const char *p);
+/* Convenience for "<root><dkms_tree>/a/b/..." */
+#define ctx_dkms_path(ctx, ...) ctx_tree_path((ctx), (ctx)->dkms_tree, __VA_ARGS__, NULL)
+#define ctx_source_path(ctx, ...) ctx_tree_path((ctx), (ctx)->source_tree, __VA_ARGS__, NULL)
+#define ctx_install_path(ctx, ...) ctx_tree_path((ctx), (ctx)->install_tree, __VA_ARGS__, NULL)
+char *ctx_tree_path(const struct dk_ctx *ctx, const char *tree, ...);
+
+/* The arch for kernel kver: explicit -a, else the machine's. */
+const char *ctx_arch(const struct dk_ctx *ctx);
+/* The kernel build directory for kver (host path): --kernelsourcedir, else
+ * <root><install_tree>/<kver>/build (or source). */
+char *ctx_kernel_source_dir(const struct dk_ctx *ctx, const char *kver);

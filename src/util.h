@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Helpers with no dependency on anything else in src/: string vectors, paths,
+ * whole-file I/O, atomic writes, directory trees. All return >= 0 or -errno. */
+#pragma once
+
+#include <stddef.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "macro.h"
+
+/* NULL-terminated string vectors. */
+size_t strv_length(char *const *l);
+void strv_free(char **l);
+static inline void strv_freep(char ***l)
+{
+	strv_free(*l);
+}
+#define _cleanup_strv_free_ _cleanup_(strv_freep)
+/* Appends a copy of s; *l may be NULL. */
+void strv_push(char ***l, const char *s);
+/* Takes ownership of s. */
+void strv_consume(char ***l, char *s);
+bool strv_contains(char *const *l, const char *s);
+void strv_sort(char **l, int (*cmp)(const char *, const char *));
+/* Splits on any of the separator characters, skipping empty fields. */
+char **strv_split(const char *s, const char *seps);
+char *strv_join(char *const *l, const char *sep);
+
+/* Joins path components with single slashes. NULL ends the list. */
+char *path_join_internal(const char *first, ...);
+#define path_join(...) path_join_internal(__VA_ARGS__, NULL)
+const char *path_basename(const char *p);
+
+bool path_exists(const char *p);
+bool path_is_dir(const char *p);
+bool path_is_reg(const char *p);
+bool path_is_symlink(const char *p);
+/* Reads a symbolic link's target into a new string. */
+int readlink_malloc(const char *p, char **ret);
+
+/* Reads a whole file (at most max bytes; 0 = no limit), NUL-terminated. */
+int read_full_file(const char *p, char **ret, size_t *ret_size, size_t max);
+/* Writes data to p via a temporary file in the same directory, fsync, rename. */
+int write_file_atomic(const char *p, const void *data, size_t len, mode_t mode);
+/* Copies src to dst atomically (temporary + rename), preserving mode. */
+int copy_file_atomic(const char *src, const char *dst, mode_t mode);
+/* Creates a symbolic link atomically (replacing any existing one). */
+int symlink_atomic(const char *target, const char *linkpath);
+int mkdir_p(const char *p, mode_t mode);
+/* Removes a tree; does not follow symbolic links. ENOENT is success. */
+int rm_rf(const char *p);
+/* Removes empty parent directories of p up to (not including) stop. */
+void rmdir_parents(const char *p, const char *stop);
+/* Lists directory entries (no . and ..), sorted; ENOENT gives an empty list. */
+int dir_list(const char *p, char ***ret);
+int fsync_dir_of(const char *p);
+
+/* Version comparison in the manner of `sort -V` (dkms uses it). */
+int version_cmp(const char *a, const char *b);
