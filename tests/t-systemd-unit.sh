@@ -4,6 +4,7 @@
 # and the properties the agent relies on are set. ExecStart points at a copy
 # of the built binary (or /bin/true before it exists) because verify insists
 # that the command is executable.
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 command -v systemd-analyze >/dev/null || skip "systemd-analyze not installed"
 unit=$TOP/agent/dkms-agent.service
