@@ -26,6 +26,8 @@ struct dk_ctx {
 	bool trust_unsafe;       /* true: accept sources writable by non-root */
 	unsigned boot_budget_sec;
 	char *post_transaction;
+	char *root_device;
+	bool skip_current_failures; /* autoinstall: skip failed builds whose inputs did not change */       /* check: probe this device/image as the root fs */
 };
 
 /* Fills defaults ($DKMS_ROOT, uname machine, CPU count). */

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the agent knows about a kernel: the state of every registered module
+ * for it, read from the tree without starting a process. Used by `check`
+ * (all details) and `boot` (is anything missing?). */
+#pragma once
+
+#include <stdbool.h>
+#include "ctx.h"
+
+enum agent_mod_state {
+	AGENT_INSTALLED,
+	AGENT_STALE,       /* installed, but vermagic names another kernel */
+	AGENT_BUILT,       /* built, not installed */
+	AGENT_NOT_BUILT,
+	AGENT_FAILED,      /* last build failed; log kept */
+	AGENT_EXCLUDED,    /* BUILD_EXCLUSIVE */
+	AGENT_BROKEN,      /* dangling source, unreadable or invalid dkms.conf */
+};
+
+struct agent_mod {
+	char *name, *version;
+	enum agent_mod_state state;
+	bool autoinstall;
+	bool failure_is_current; /* failed, and neither source nor kernel changed since */
+	char *detail;            /* log path, exclusion reason, error */
+	char **files;            /* installed module files (host paths) */
+	char **dest_names;
+};
+
+struct agent_config {
+	char *initramfs;     /* regenerate|append|off */
+	char **early_modules;
+	unsigned boot_budget;
+	bool load_modules;
+};
+
+const char *agent_state_name(enum agent_mod_state s);
+/* Reads <root>/etc/dkms-agent.conf (missing file: defaults). */
+int agent_config_load(const struct dk_ctx *ctx, struct agent_config *ret);
+void agent_config_done(struct agent_config *c);
+
+/* Fills *ret with one entry per registered module (newest added version, or
+ * the installed one). With quick, installed modules are judged from the
+ * tree alone (no dkms.conf read, no vermagic check): the boot fast path. */
+int agent_scan(const struct dk_ctx *ctx, const char *kver, const char *arch, bool quick,
+	       struct agent_mod **ret, size_t *ret_n);
+void agent_mods_free(struct agent_mod *m, size_t n);
+/* Whether the boot run must act on this module. */
+bool agent_mod_needs_work(const struct agent_mod *m, bool force);

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Module compression matching the target kernel. */
+#pragma once
+
+/* Suffix the target kernel uses for its modules: "", ".zst", ".xz" or ".gz".
+ * Looks at <moddir>/modules.dep, else at the kernel config. */
+const char *compress_suffix_for_kernel(const char *moddir, const char *kconfig);
+
+/* Compresses src into dst (atomic) with the method given by suffix. zstd goes
+ * through libzstd with the content size in the frame header (libkmod needs
+ * it); xz and gzip through their tools. "" copies. */
+int compress_file(const char *src, const char *dst, const char *suffix);

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/utsname.h>
+
+#include "ctx.h"
+#include "framework.h"
+#include "log.h"
+
+void ctx_init(struct dk_ctx *ctx)
+{
+	*ctx = (struct dk_ctx){
+		.dkms_tree = xstrdup("/var/lib/dkms"),
+		.source_tree = xstrdup("/usr/src"),
+		.install_tree = xstrdup("/lib/modules"),
+		.tmp_location = xstrdup("/tmp"),
+		.initramfs_mode = xstrdup("regenerate"),
+		.boot_budget_sec = 300,
+	};
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	ctx->jobs = n > 0 ? (int)n : 1;
+	ctx_set_root(ctx, getenv("DKMS_ROOT"));
+}
+
+void ctx_done(struct dk_ctx *ctx)
+{
+	free(ctx->root);
+	free(ctx->dkms_tree);
+	free(ctx->source_tree);
+	free(ctx->install_tree);
+	free(ctx->tmp_location);
+	free(ctx->kernel_source_dir);
+	free(ctx->arch);
+	strv_free(ctx->kernels);
+	free(ctx->module);
+	free(ctx->version);
+	free(ctx->sign_file);
+	free(ctx->mok_key);
+	free(ctx->mok_cert);
+	free(ctx->initramfs_mode);
+	free(ctx->post_transaction);
+	free(ctx->root_device);
+	*ctx = (struct dk_ctx){ 0 };
+}
+
+void ctx_set_root(struct dk_ctx *ctx, const char *root)
+{
+	free(ctx->root);
+	if (isempty(root) || streq(root, "/")) {
+		ctx->root = xstrdup("");
+		return;
+	}
+	char *r = xstrdup(root);
+	size_t l = strlen(r);
+	while (l > 1 && r[l - 1] == '/')
+		r[--l] = 0;
+	ctx->root = r;
+}
+
+char *ctx_path(const struct dk_ctx *ctx, const char *p)
+{
+	if (isempty(ctx->root))
+		return xstrdup(p);
+	return path_join(ctx->root, p);
+}
+
+char *ctx_tree_path(const struct dk_ctx *ctx, const char *tree, ...)
+{
+	va_list ap;
+	char *r = ctx_path(ctx, tree);
+	va_start(ap, tree);
+	for (const char *s; (s = va_arg(ap, const char *));) {
+		char *n = path_join(r, s);
+		free(r);
+		r = n;
+	}
+	va_end(ap);
+	return r;
+}
+
+const char *ctx_arch(const struct dk_ctx *ctx)
+{
+	static struct utsname u;
+	if (ctx->arch)
+		return ctx->arch;
+	if (!u.machine[0])
+		uname(&u);
+	return u.machine;
+}
+
+char *ctx_kernel_source_dir(const struct dk_ctx *ctx, const char *kver)
+{
+	if (ctx->kernel_source_dir)
+		return xstrdup(ctx->kernel_source_dir);
+	char *p = ctx_install_path(ctx, kver, "build");
+	if (path_is_dir(p))
+		return p;
+	char *s = ctx_install_path(ctx, kver, "source");
+	if (path_is_dir(s)) {
+		free(p);
+		return s;
+	}
+	free(s);
+	return p;
+}
+
+static bool parse_bool(const char *v)
+{
+	return v && (streq(v, "1") || streq(v, "yes") || streq(v, "y") || streq(v, "true"));
+}
+
+static void set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
+static int framework_cb(const char *name, const char *value, void *userdata)
+{
+	struct dk_ctx *ctx = userdata;
+	if (streq(name, "dkms_tree"))
+		set_str(&ctx->dkms_tree, value);
+	else if (streq(name, "source_tree"))
+		set_str(&ctx->source_tree, value);
+	else if (streq(name, "install_tree"))
+		set_str(&ctx->install_tree, value);
+	else if (streq(name, "tmp_location"))
+		set_str(&ctx->tmp_location, value);
+	else if (streq(name, "verbose"))
+		ctx->verbose = parse_bool(value) || atoi(value) > 0;
+	else if (streq(name, "sign_file"))
+		set_str(&ctx->sign_file, value);
+	else if (streq(name, "mok_signing_key"))
+		set_str(&ctx->mok_key, value);
+	else if (streq(name, "mok_certificate"))
+		set_str(&ctx->mok_cert, value);
+	else if (streq(name, "parallel_jobs") && atoi(value) > 0)
+		ctx->jobs = atoi(value);
+	else if (streq(name, "autoinstall_all_kernels"))
+		ctx->autoinstall_all_kernels = parse_bool(value);
+	else if (streq(name, "modprobe_on_install"))
+		ctx->modprobe_on_install = parse_bool(value);
+	else if (streq(name, "post_transaction"))
+		set_str(&ctx->post_transaction, value);
+	return 0;
+}
+
+int ctx_load_framework(struct dk_ctx *ctx)
+{
+	_cleanup_free_ char *main_conf = ctx_path(ctx, "/etc/dkms/framework.conf");
+	_cleanup_free_ char *dir = ctx_path(ctx, "/etc/dkms/framework.conf.d");
+	int r = framework_read(main_conf, framework_cb, ctx);
+	if (r < 0 && r != -ENOENT)
+		log_debug_errno(r, "Failed to read %s: %m", main_conf);
+	_cleanup_strv_free_ char **files = NULL;
+	dir_list(dir, &files);
+	for (size_t i = 0; files && files[i]; i++) {
+		if (!endswith(files[i], ".conf"))
+			continue;
+		_cleanup_free_ char *p = path_join(dir, files[i]);
+		r = framework_read(p, framework_cb, ctx);
+		if (r < 0 && r != -ENOENT)
+			log_debug_errno(r, "Failed to read %s: %m", p);
+	}
+	return 0;
+}

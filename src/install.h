@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Installing a built module/version into a kernel's module directory and
+ * taking it out again, as dkms 3.x places it; every step atomic, the
+ * "installed" link written last and removed first. */
+#pragma once
+
+#include "ctx.h"
+#include "pkg.h"
+
+/* Where DEST_MODULE_LOCATION lands on this distribution ("/updates/dkms" on
+ * Debian, Ubuntu and Arch), for module i of pkg. */
+char *install_dest_location(const struct dk_ctx *ctx, const struct dk_pkg *pkg, size_t i);
+
+/* Installs the built m/v/kver/arch. Returns 0; -EEXIST when a newer module of
+ * the same name is in the kernel (message in *ret_error; --force overrides);
+ * other -errno. Does not run depmod. */
+int install_module(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+		   const char *arch, char **ret_error);
+/* Removes what install_module placed, link first. Does not run depmod. */
+int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+		   const char *arch);
+/* Runs depmod for kver under ctx's root. */
+int install_depmod(const struct dk_ctx *ctx, const char *kver);

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "compress.h"
+#include "kbuild.h"
+#include "log.h"
+#include "sign.h"
+#include "spawn.h"
+
+void kbuild_result_done(struct kbuild_result *res)
+{
+	free(res->message);
+	free(res->log_path);
+	*res = (struct kbuild_result){ 0 };
+}
+
+static int fail(struct kbuild_result *res, int code, int err, char *message)
+{
+	res->code = code;
+	free(res->message);
+	res->message = message;
+	return err < 0 ? err : -EIO;
+}
+
+char *kbuild_failed_log(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
+			const char *arch)
+{
+	_cleanup_free_ char *n = xasprintf("%s-%s.log", kver, arch);
+	return ctx_dkms_path(ctx, m, v, ".failed", n);
+}
+
+bool kbuild_have_headers(const struct dk_ctx *ctx, const char *kver, char **ret_hint)
+{
+	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
+	_cleanup_free_ char *mk = path_join(ksrc, "Makefile");
+	if (path_is_reg(mk))
+		return true;
+	if (ret_hint)
+		*ret_hint = xasprintf("linux-headers-%s", kver);
+	return false;
+}
+
+static int run_logged(char *const *argv, const char *cwd, int log_fd, char *const *env)
+{
+	struct spawn_opts o = { .cwd = cwd, .out_fd = log_fd, .env = env };
+	return spawn_wait(argv, &o);
+}
+
+/* dkms runs MAKE as shell; so do we, deliberately: it is shell by definition.
+ * "make" at its start becomes "make -jN KERNELRELEASE=<kver>" as in dkms. */
+static char *make_command(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+			  const char *ksrc, const char *kconfig, const char *builddir)
+{
+	_cleanup_free_ char *cmd = NULL;
+	if (pkg->make_is_default || isempty(pkg->make_command)) {
+		cmd = xasprintf("make -C '%s' M='%s'", ksrc, builddir);
+	} else {
+		/* Custom commands may name dkms's single build directory. */
+		_cleanup_free_ char *canon = path_join(ctx->dkms_tree, pkg->name, pkg->version, "build");
+		cmd = xstrdup(pkg->make_command);
+		for (char *hit; (hit = strstr(cmd, canon));) {
+			*hit = 0;
+			char *n = xasprintf("%s%s%s", cmd, builddir, hit + strlen(canon));
+			free(cmd);
+			cmd = n;
+		}
+	}
+	char *full;
+	if (startswith(cmd, "make"))
+		full = xasprintf("make -j%d KERNELRELEASE=%s%s", ctx->jobs, kver, cmd + 4);
+	else
+		full = xstrdup(cmd);
+	_cleanup_free_ char *clang = kconfig_get(kconfig, "CONFIG_CC_IS_CLANG");
+	_cleanup_free_ char *lld = kconfig_get(kconfig, "CONFIG_LD_IS_LLD");
+	if (clang && streq(clang, "y")) {
+		char *n = xasprintf("%s CC=clang", full);
+		free(full);
+		full = n;
+	}
+	if (lld && streq(lld, "y")) {
+		char *n = xasprintf("%s LD=ld.lld", full);
+		free(full);
+		full = n;
+	}
+	return full;
+}
+
+/* The compiler the kernel was built with (CONFIG_CC_VERSION_TEXT's first word). */
+static char *kernel_cc(const char *kconfig)
+{
+	_cleanup_free_ char *t = kconfig_get(kconfig, "CONFIG_CC_VERSION_TEXT");
+	if (!t)
+		return NULL;
+	t[strcspn(t, " ")] = 0;
+	_cleanup_free_ char *path = getenv("PATH") ? xstrdup(getenv("PATH")) : xstrdup("/usr/bin");
+	_cleanup_strv_free_ char **dirs = strv_split(path, ":");
+	for (size_t i = 0; dirs[i]; i++) {
+		_cleanup_free_ char *p = path_join(dirs[i], t);
+		if (access(p, X_OK) == 0)
+			return xasprintf("CC=%s", t);
+	}
+	return NULL;
+}
+
+static int run_script(const char *builddir, const char *script, int log_fd)
+{
+	if (isempty(script))
+		return 0;
+	_cleanup_strv_free_ char **argv = strv_split(script, " \t");
+	if (!argv[0])
+		return 0;
+	_cleanup_free_ char *exe = path_join(builddir, argv[0]);
+	if (access(exe, X_OK) < 0) {
+		dprintf(log_fd, "The script %s is not executable.\n", script);
+		return 0;
+	}
+	free(argv[0]);
+	argv[0] = TAKE_PTR(exe);
+	return run_logged(argv, builddir, log_fd, NULL);
+}
+
+static int apply_patches(const struct dk_pkg *pkg, const char *builddir, int log_fd,
+			 struct kbuild_result *res)
+{
+	for (size_t i = 0; pkg->patches && pkg->patches[i]; i++) {
+		const char *p = pkg->patches[i];
+		_cleanup_free_ char *rel = path_join("patches", p);
+		_cleanup_free_ char *full = path_join(builddir, rel);
+		if (strstr(p, "..") || !path_is_reg(full))
+			return fail(res, DK_EXIT_PATCH_MISSING, -ENOENT,
+				    xasprintf("Patch %s as specified in dkms.conf cannot be found in %s/patches/",
+					      p, pkg->name));
+		dprintf(log_fd, "Applying patch %s\n", p);
+		char *argv[] = { "patch", "-p1", "-i", rel, NULL };
+		if (run_logged(argv, builddir, log_fd, NULL) != 0)
+			return fail(res, DK_EXIT_PATCH_FAILED, -EIO,
+				    xasprintf("Application of patch %s failed", p));
+	}
+	return 0;
+}
+
+/* Strip, sign, compress every built module into staging/module. */
+static int collect_modules(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+			   const char *builddir, const char *staging, const char *kconfig,
+			   int log_fd, struct kbuild_result *res)
+{
+	_cleanup_free_ char *moddir = ctx_install_path(ctx, kver);
+	const char *suffix = compress_suffix_for_kernel(moddir, kconfig);
+	struct dk_signer signer;
+	int signing = sign_prepare(ctx, kver, kconfig, &signer, NULL);
+	int r = 0;
+	for (size_t i = 0; i < pkg->n_modules && r == 0; i++) {
+		const struct dk_built_module *b = &pkg->modules[i];
+		_cleanup_free_ char *ko = xasprintf("%s/%s%s.ko", builddir, b->built_location,
+						    b->built_name);
+		if (!path_is_reg(ko)) {
+			r = fail(res, DK_EXIT_MODULE_MISSING, -ENOENT,
+				 xasprintf("Build of %s.ko failed for: %s: it was not found at %s%s.ko in the build directory",
+					   b->built_name, kver, b->built_location, b->built_name));
+			break;
+		}
+		if (b->strip) {
+			char *argv[] = { "strip", "-g", ko, NULL };
+			run_logged(argv, NULL, log_fd, NULL);
+		}
+		if (signing > 0 && sign_module(&signer, ko, log_fd) < 0)
+			dprintf(log_fd, "Signing %s failed\n", ko);
+		_cleanup_free_ char *dst = xasprintf("%s/module/%s.ko%s", staging, b->dest_name, suffix);
+		r = compress_file(ko, dst, suffix);
+		if (r < 0)
+			r = fail(res, DK_EXIT_BUILD_FAILED, r,
+				 xasprintf("Failed to store %s: %s", dst, strerror(-r)));
+	}
+	if (signing > 0)
+		sign_done(&signer);
+	return r;
+}
+
+static int copy_tree(const char *src, const char *dst, int log_fd)
+{
+	_cleanup_free_ char *from = path_join(src, ".");
+	char *argv[] = { "cp", "-a", "--", from, (char *)dst, NULL };
+	int r = run_logged(argv, NULL, log_fd, NULL);
+	return r == 0 ? 0 : r < 0 ? r : -EIO;
+}
+
+static int open_log(const char *path, const struct dk_pkg *pkg, const char *kver, const char *arch)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	time_t now = time(NULL);
+	dprintf(fd, "DKMS make.log for %s-%s for kernel %s (%s)\n%s", pkg->name, pkg->version, kver,
+		arch, ctime(&now));
+	return fd;
+}
+
+static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+		    const char *arch, const char *builddir, const char *staging, const char *log,
+		    struct kbuild_result *res)
+{
+	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
+	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
+	_cleanup_free_ char *src = path_join(ctx->root, ctx->dkms_tree, pkg->name, pkg->version, "source");
+	_cleanup_close_ int log_fd = open_log(log, pkg, kver, arch);
+	if (log_fd < 0)
+		return fail(res, DK_EXIT_BUILD_FAILED, log_fd, xasprintf("Cannot write %s", log));
+
+	int r = copy_tree(src, builddir, log_fd);
+	if (r < 0)
+		return fail(res, DK_EXIT_BUILD_FAILED, r,
+			    xasprintf("Failed to copy the source %s to %s", src, builddir));
+	r = apply_patches(pkg, builddir, log_fd, res);
+	if (r < 0)
+		return r;
+	run_script(builddir, pkg->pre_build, log_fd);
+
+	_cleanup_free_ char *cmd = make_command(ctx, pkg, kver, ksrc, kconfig, builddir);
+	_cleanup_free_ char *cc = kernel_cc(kconfig);
+	char *env[] = { cc, NULL };
+	dprintf(log_fd, "Building with: %s\n", cmd);
+	char *argv[] = { "/bin/bash", "-c", cmd, NULL };
+	r = run_logged(argv, builddir, log_fd, cc ? env : NULL);
+	if (r != 0)
+		return fail(res, DK_EXIT_BUILD_FAILED, r < 0 ? r : -EIO,
+			    xasprintf("Bad return status for module build on kernel: %s (%s)", kver, arch));
+
+	_cleanup_free_ char *moddir = path_join(staging, "module");
+	_cleanup_free_ char *logdir = path_join(staging, "log");
+	if (mkdir_p(moddir, 0755) < 0 || mkdir_p(logdir, 0755) < 0)
+		return fail(res, DK_EXIT_BUILD_FAILED, -errno, xasprintf("Cannot create %s", staging));
+	r = collect_modules(ctx, pkg, kver, builddir, staging, kconfig, log_fd, res);
+	if (r < 0)
+		return r;
+	run_script(builddir, pkg->post_build, log_fd);
+	_cleanup_free_ char *kc = path_join(logdir, ".config");
+	if (path_is_reg(kconfig))
+		copy_file_atomic(kconfig, kc, 0644);
+	return 0;
+}
+
+int kbuild_run(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+	       const char *arch, struct kbuild_result *res)
+{
+	*res = (struct kbuild_result){ 0 };
+	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
+	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
+	_cleanup_free_ char *why = pkg_exclusion(pkg, kver, arch, kconfig);
+	if (why)
+		return fail(res, DK_EXIT_EXCLUDED, -EPERM, TAKE_PTR(why));
+	_cleanup_free_ char *hint = NULL;
+	if (!kbuild_have_headers(ctx, kver, &hint))
+		return fail(res, DK_EXIT_NO_HEADERS, -ENOENT,
+			    xasprintf("Your kernel headers for kernel %s cannot be found at %s. Please install the %s package or use the --kernelsourcedir option.",
+				      kver, ksrc, hint));
+
+	_cleanup_free_ char *base = ctx_dkms_path(ctx, pkg->name, pkg->version, kver, arch);
+	_cleanup_free_ char *kdir = ctx_dkms_path(ctx, pkg->name, pkg->version, kver);
+	_cleanup_free_ char *tag = xasprintf("%s-%s", kver, arch);
+	_cleanup_free_ char *bname = xasprintf(".build-%s", tag);
+	_cleanup_free_ char *sname = xasprintf(".staging-%s", tag);
+	_cleanup_free_ char *builddir = ctx_dkms_path(ctx, pkg->name, pkg->version, bname);
+	_cleanup_free_ char *staging = ctx_dkms_path(ctx, pkg->name, pkg->version, sname);
+	_cleanup_free_ char *faildir = ctx_dkms_path(ctx, pkg->name, pkg->version, ".failed");
+	_cleanup_free_ char *faillog = kbuild_failed_log(ctx, pkg->name, pkg->version, kver, arch);
+	_cleanup_free_ char *log = path_join(builddir, "make.log");
+
+	if (path_exists(base))
+		return fail(res, DK_EXIT_ALREADY_BUILT, -EEXIST,
+			    xasprintf("This module/version has already been built on: %s", kver));
+	rm_rf(builddir);
+	rm_rf(staging);
+	int r = mkdir_p(builddir, 0755);
+	if (r < 0)
+		return fail(res, DK_EXIT_BUILD_FAILED, r, xasprintf("Cannot create %s", builddir));
+
+	r = build_in(ctx, pkg, kver, arch, builddir, staging, log, res);
+	if (r < 0) {
+		/* Keep the log where check and boot look for it. */
+		mkdir_p(faildir, 0755);
+		if (rename(log, faillog) == 0)
+			res->log_path = xstrdup(faillog);
+		rm_rf(builddir);
+		rm_rf(staging);
+		return r;
+	}
+	_cleanup_free_ char *staged_log = path_join(staging, "log", "make.log");
+	rename(log, staged_log);
+	r = mkdir_p(kdir, 0755);
+	if (r >= 0 && rename(staging, base) < 0)
+		r = -errno;
+	rm_rf(builddir);
+	if (r < 0) {
+		rm_rf(staging);
+		return fail(res, DK_EXIT_BUILD_FAILED, r, xasprintf("Cannot create %s", base));
+	}
+	fsync_dir_of(base);
+	unlink(faillog);
+	rmdir(faildir);
+	res->log_path = path_join(base, "log", "make.log");
+	return 0;
+}
+
+int kbuild_unbuild(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
+		   const char *arch)
+{
+	_cleanup_free_ char *base = ctx_dkms_path(ctx, m, v, kver, arch);
+	_cleanup_free_ char *kdir = ctx_dkms_path(ctx, m, v, kver);
+	_cleanup_free_ char *faillog = kbuild_failed_log(ctx, m, v, kver, arch);
+	_cleanup_free_ char *faildir = ctx_dkms_path(ctx, m, v, ".failed");
+	/* Rename first so that no reader sees a half-removed "built" state. */
+	_cleanup_free_ char *trash = xasprintf("%s/.trash-%s-%d", kdir, arch, (int)getpid());
+	int r = 0;
+	if (rename(base, trash) == 0)
+		r = rm_rf(trash);
+	else if (errno != ENOENT)
+		r = -errno;
+	rmdir(kdir);
+	unlink(faillog);
+	rmdir(faildir);
+	return r;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Building one module/version for one kernel/arch, the way dkms 3.x does,
+ * in a private build directory; the result appears in the tree only when
+ * complete (staged, then renamed). */
+#pragma once
+
+#include "ctx.h"
+#include "pkg.h"
+
+/* dkms's exit codes, used by the command layer. */
+enum {
+	DK_EXIT_ALREADY_BUILT = 3,
+	DK_EXIT_PATCH_MISSING = 5,
+	DK_EXIT_INSTALL_ABORTED = 6,
+	DK_EXIT_PATCH_FAILED = 6,
+	DK_EXIT_MODULE_MISSING = 7,
+	DK_EXIT_BAD_CONF = 8,
+	DK_EXIT_BUILD_FAILED = 10,
+	DK_EXIT_AUTOINSTALL_FAILED = 11,
+	DK_EXIT_NO_HEADERS = 21,
+	DK_EXIT_EXCLUDED = 77,
+};
+
+struct kbuild_result {
+	int code;       /* 0 or a dkms exit code */
+	char *message;  /* what went wrong, for the user */
+	char *log_path; /* host path of make.log (kept on failure) */
+};
+
+/* Builds pkg (loaded for kver/arch) into <dkms_tree>/m/v/kver/arch. Returns 0
+ * on success, else -errno with res filled. The MOK key must exist already
+ * when signing (sign_ensure_key). */
+int kbuild_run(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+	       const char *arch, struct kbuild_result *res);
+void kbuild_result_done(struct kbuild_result *res);
+
+/* Host path where a failed build's log is kept, and its stamp. */
+char *kbuild_failed_log(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
+			const char *arch);
+/* Headers present for kver? Sets *ret_hint to the Debian package otherwise. */
+bool kbuild_have_headers(const struct dk_ctx *ctx, const char *kver, char **ret_hint);
+/* Removes the built state m/v/kver/arch (and the failure record). */
+int kbuild_unbuild(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
+		   const char *arch);

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Build and install jobs shared by the dkms verbs, kernel-install mode and
+ * the boot agent: parallel builds honouring BUILD_DEPENDS, then installs,
+ * then one depmod per kernel. Prints progress (command layer). */
+#pragma once
+
+#include "ctx.h"
+#include "pkg.h"
+
+struct dk_job {
+	char *m, *v, *kver, *arch;
+	struct dk_pkg *pkg;
+	int code;       /* dkms exit code of this job: 0 ok, 77 excluded, … */
+	char *message;
+	char *log_path;
+	bool built;     /* built by this run */
+	bool installed; /* installed by this run */
+	int state;      /* internal */
+	double seconds;
+};
+
+enum {
+	OPS_INSTALL = 1 << 0,  /* install after building */
+	OPS_REBUILD = 1 << 1,  /* rebuild even if built (--force) */
+	OPS_QUIET_SKIP = 1 << 2,
+};
+
+void ops_job_add(struct dk_job **jobs, size_t *n, const char *m, const char *v, const char *kver,
+		 const char *arch);
+void ops_jobs_free(struct dk_job *jobs, size_t n);
+
+/* Runs the jobs. Returns the number of failed jobs (77 does not count). */
+int ops_run(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned flags);
+
+/* Kernels named by -k, or the running kernel. strv of "kver/arch". */
+char **ops_kernels(const struct dk_ctx *ctx);
+/* Kernels with a module directory under root that have headers or modules. */
+char **ops_installed_kernels(const struct dk_ctx *ctx);

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "sign.h"
+#include "spawn.h"
+
+char *kconfig_get(const char *kconfig, const char *key)
+{
+	_cleanup_free_ char *c = NULL;
+	if (read_full_file(kconfig, &c, NULL, 16 << 20) < 0)
+		return NULL;
+	_cleanup_free_ char *needle = xasprintf("\n%s=", key);
+	const char *p = strstr(c, needle);
+	if (!p)
+		return NULL;
+	p += strlen(needle);
+	size_t n = strcspn(p, "\n");
+	if (n >= 2 && p[0] == '"' && p[n - 1] == '"')
+		return xstrndup(p + 1, n - 2);
+	return xstrndup(p, n);
+}
+
+static char *find_sign_file(const struct dk_ctx *ctx, const char *kver, const char *ksrc)
+{
+	if (ctx->sign_file)
+		return ctx_path(ctx, ctx->sign_file);
+	/* Debian ships it with linux-kbuild-<major.minor>. */
+	_cleanup_free_ char *mm = xstrdup(kver);
+	char *dot = strchr(mm, '.');
+	if (dot && (dot = strchr(dot + 1, '.')))
+		*dot = 0;
+	_cleanup_free_ char *deb_rel = xasprintf("/usr/lib/linux-kbuild-%s/scripts/sign-file", mm);
+	char *deb = ctx_path(ctx, deb_rel);
+	if (access(deb, X_OK) == 0)
+		return deb;
+	free(deb);
+	/* Under a sandbox root, the headers come from the host. */
+	if (access(deb_rel, X_OK) == 0)
+		return xstrdup(deb_rel);
+	char *build = path_join(ksrc, "scripts/sign-file");
+	if (access(build, X_OK) == 0)
+		return build;
+	free(build);
+	return NULL;
+}
+
+int sign_prepare(const struct dk_ctx *ctx, const char *kver, const char *kconfig,
+		 struct dk_signer *s, char **ret_note)
+{
+	*s = (struct dk_signer){ 0 };
+	_cleanup_free_ char *sig = kconfig_get(kconfig, "CONFIG_MODULE_SIG");
+	if (!sig || !streq(sig, "y"))
+		return 0;
+	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
+	s->sign_file = find_sign_file(ctx, kver, ksrc);
+	if (!s->sign_file) {
+		if (ret_note)
+			*ret_note = xasprintf("sign-file not found for %s, modules won't be signed",
+					      kver);
+		return 0;
+	}
+	s->hash = kconfig_get(kconfig, "CONFIG_MODULE_SIG_HASH");
+	if (!s->hash)
+		s->hash = xstrdup("sha512");
+	s->key = ctx->mok_key ? ctx_path(ctx, ctx->mok_key) : ctx_dkms_path(ctx, "mok.key");
+	s->cert = ctx->mok_cert ? ctx_path(ctx, ctx->mok_cert) : ctx_dkms_path(ctx, "mok.pub");
+	return 1;
+}
+
+int sign_ensure_key(const struct dk_signer *s, const char *log_path)
+{
+	if (path_exists(s->key) && path_exists(s->cert))
+		return 0;
+	_cleanup_free_ char *tk = xasprintf("%s.new", s->key);
+	_cleanup_free_ char *tc = xasprintf("%s.new", s->cert);
+	char *argv[] = { "openssl", "req", "-new", "-x509", "-nodes", "-days", "36500",
+			 "-subj", "/CN=DKMS module signing key", "-newkey", "rsa:2048",
+			 "-keyout", tk, "-outform", "DER", "-out", tc, NULL };
+	_cleanup_close_ int fd = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND |
+							 O_CLOEXEC, 0644) : -1;
+	struct spawn_opts o = { .out_fd = fd, .quiet = 1 };
+	mode_t old = umask(077);
+	int r = spawn_wait(argv, &o);
+	umask(old);
+	if (r != 0) {
+		unlink(tk);
+		unlink(tc);
+		return r < 0 ? r : -EIO;
+	}
+	if (rename(tk, s->key) < 0 || rename(tc, s->cert) < 0)
+		return -errno;
+	return 0;
+}
+
+int sign_module(const struct dk_signer *s, const char *ko, int log_fd)
+{
+	char *argv[] = { s->sign_file, s->hash, s->key, s->cert, (char *)ko, NULL };
+	struct spawn_opts o = { .out_fd = log_fd };
+	int r = spawn_wait(argv, &o);
+	return r == 0 ? 0 : r < 0 ? r : -EIO;
+}
+
+void sign_done(struct dk_signer *s)
+{
+	free(s->sign_file);
+	free(s->hash);
+	free(s->key);
+	free(s->cert);
+	*s = (struct dk_signer){ 0 };
+}
