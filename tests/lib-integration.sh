@@ -6,11 +6,11 @@
 INTEG=$TOP/tests/integration
 
 # need_agent VERB...: skip unless the built binary exists and lists each VERB
-# in its --help output (the verbs land one by one).
+# in its --help (or help) output (the verbs land one by one).
 need_agent() {
 	local v help
 	[ -x "$DKMS_AGENT" ] || skip "$DKMS_AGENT not built (run make)"
-	help=$("$DKMS_AGENT" --help 2>&1 || true)
+	help=$({ "$DKMS_AGENT" --help || "$DKMS_AGENT" help; } 2>&1)
 	for v in "$@"; do
 		grep -qw -- "$v" <<<"$help" || skip "dkms-agent has no '$v' verb yet"
 	done
