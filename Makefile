@@ -70,3 +70,93 @@ clean:
 .PHONY: all check demo deps clean format-check
 
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
+
+# ---------------------------------------------------------------------------
+# Integration: install, uninstall, static. (Section owned by the integration
+# work: agent/, mkinitcpio-hook/, dracut-module/, man/. Appended; the rules
+# above are untouched.)
+#   make install DESTDIR=… PREFIX=… SBINDIR=…   everything below
+#   make uninstall                              removes what install put there
+#   make static                                 $(O)/dkms-agent-static, no shared libraries
+SYSCONFDIR ?= /etc
+LIBDIR_AGENT ?= $(PREFIX)/lib/dkms-agent
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null),/usr/lib/systemd/system)
+KERNELINSTALLDIR ?= $(PREFIX)/lib/kernel/install.d
+ALPMHOOKDIR ?= $(PREFIX)/share/libalpm/hooks
+ALPMSCRIPTDIR ?= $(PREFIX)/share/libalpm/scripts
+INITCPIODIR ?= $(PREFIX)/lib/initcpio
+DRACUTMODDIR ?= $(PREFIX)/lib/dracut/modules.d
+BASHCOMPDIR ?= $(or $(shell $(PKG_CONFIG) --variable=completionsdir bash-completion 2>/dev/null),$(PREFIX)/share/bash-completion/completions)
+STATIC_BIN := $(O)/dkms-agent-static
+
+# The hooks name /usr/sbin/dkms-agent; point them at SBINDIR.
+# $(call inst_sed,MODE,SRC,DEST)
+inst_sed = install -D -m $(1) $(2) $(DESTDIR)$(3) && \
+	sed -i 's|/usr/sbin/dkms-agent|$(SBINDIR)/dkms-agent|g' $(DESTDIR)$(3)
+
+install: all
+	install -D -m 755 $(BIN) $(DESTDIR)$(SBINDIR)/dkms-agent
+	ln -sfn dkms-agent $(DESTDIR)$(SBINDIR)/dkms
+	if [ -x $(STATIC_BIN) ]; then install -D -m 755 $(STATIC_BIN) $(DESTDIR)$(LIBDIR_AGENT)/dkms-agent-static; fi
+	$(call inst_sed,644,agent/dkms-agent.service,$(UNITDIR)/dkms-agent.service)
+	$(call inst_sed,755,agent/45-dkms-agent.install,$(KERNELINSTALLDIR)/45-dkms-agent.install)
+	$(call inst_sed,755,agent/debian/kernel-postinst.d-dkms-agent,$(SYSCONFDIR)/kernel/postinst.d/dkms-agent)
+	$(call inst_sed,755,agent/debian/header_postinst.d-dkms-agent,$(SYSCONFDIR)/kernel/header_postinst.d/dkms-agent)
+	$(call inst_sed,755,agent/debian/prerm.d-dkms-agent,$(SYSCONFDIR)/kernel/prerm.d/dkms-agent)
+	install -D -m 644 agent/pacman/70-dkms-agent-install.hook $(DESTDIR)$(ALPMHOOKDIR)/70-dkms-agent-install.hook
+	install -D -m 644 agent/pacman/70-dkms-agent-remove.hook $(DESTDIR)$(ALPMHOOKDIR)/70-dkms-agent-remove.hook
+	$(call inst_sed,755,agent/pacman/dkms-agent-alpm,$(ALPMSCRIPTDIR)/dkms-agent)
+	$(call inst_sed,644,mkinitcpio-hook/install/dkms-agent,$(INITCPIODIR)/install/dkms-agent)
+	install -D -m 644 mkinitcpio-hook/hooks/dkms-agent $(DESTDIR)$(INITCPIODIR)/hooks/dkms-agent
+	$(call inst_sed,755,dracut-module/90dkms-agent/module-setup.sh,$(DRACUTMODDIR)/90dkms-agent/module-setup.sh)
+	install -D -m 755 dracut-module/90dkms-agent/dkms-agent-check.sh $(DESTDIR)$(DRACUTMODDIR)/90dkms-agent/dkms-agent-check.sh
+	install -D -m 644 man/dkms-agent.8 $(DESTDIR)$(MANDIR)/man8/dkms-agent.8
+	ln -sfn dkms-agent.8 $(DESTDIR)$(MANDIR)/man8/dkms.8
+	install -D -m 644 man/dkms.conf.5 $(DESTDIR)$(MANDIR)/man5/dkms.conf.5
+	install -D -m 644 agent/completion/dkms-agent.bash $(DESTDIR)$(BASHCOMPDIR)/dkms-agent
+	ln -sfn dkms-agent $(DESTDIR)$(BASHCOMPDIR)/dkms
+	@# An administrator's configuration is never overwritten.
+	if [ ! -e $(DESTDIR)$(SYSCONFDIR)/dkms-agent.conf ]; then \
+		install -D -m 644 agent/dkms-agent.conf $(DESTDIR)$(SYSCONFDIR)/dkms-agent.conf; fi
+
+# Leaves /etc/dkms-agent.conf alone unless it is unchanged from the default.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/dkms-agent $(DESTDIR)$(SBINDIR)/dkms \
+		$(DESTDIR)$(LIBDIR_AGENT)/dkms-agent-static \
+		$(DESTDIR)$(UNITDIR)/dkms-agent.service \
+		$(DESTDIR)$(KERNELINSTALLDIR)/45-dkms-agent.install \
+		$(DESTDIR)$(SYSCONFDIR)/kernel/postinst.d/dkms-agent \
+		$(DESTDIR)$(SYSCONFDIR)/kernel/header_postinst.d/dkms-agent \
+		$(DESTDIR)$(SYSCONFDIR)/kernel/prerm.d/dkms-agent \
+		$(DESTDIR)$(ALPMHOOKDIR)/70-dkms-agent-install.hook \
+		$(DESTDIR)$(ALPMHOOKDIR)/70-dkms-agent-remove.hook \
+		$(DESTDIR)$(ALPMSCRIPTDIR)/dkms-agent \
+		$(DESTDIR)$(INITCPIODIR)/install/dkms-agent $(DESTDIR)$(INITCPIODIR)/hooks/dkms-agent \
+		$(DESTDIR)$(DRACUTMODDIR)/90dkms-agent/module-setup.sh \
+		$(DESTDIR)$(DRACUTMODDIR)/90dkms-agent/dkms-agent-check.sh \
+		$(DESTDIR)$(MANDIR)/man8/dkms-agent.8 $(DESTDIR)$(MANDIR)/man8/dkms.8 \
+		$(DESTDIR)$(MANDIR)/man5/dkms.conf.5 \
+		$(DESTDIR)$(BASHCOMPDIR)/dkms-agent $(DESTDIR)$(BASHCOMPDIR)/dkms
+	-rmdir $(DESTDIR)$(DRACUTMODDIR)/90dkms-agent $(DESTDIR)$(LIBDIR_AGENT) 2>/dev/null
+	if cmp -s agent/dkms-agent.conf $(DESTDIR)$(SYSCONFDIR)/dkms-agent.conf; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/dkms-agent.conf; fi
+
+# A fully static program, for initramfs images and rescue systems. libblkid.a
+# and libzstd.a (and liblzma.a) come from Debian's -dev packages; Debian ships
+# no libkmod.a, so .ci/build-libkmod-static builds one from Debian's kmod
+# source package into build/static.
+STATIC_DEPS ?= build/static
+STATIC_LIBS := $(STATIC_DEPS)/lib/libkmod.a -l:libblkid.a -l:libzstd.a -l:liblzma.a -lpthread
+
+$(STATIC_DEPS)/lib/libkmod.a:
+	.ci/build-libkmod-static $(STATIC_DEPS)
+
+$(STATIC_BIN): $(SRCS) $(wildcard src/*.h) $(STATIC_DEPS)/lib/libkmod.a | $(O)
+	$(CC) -static -I$(STATIC_DEPS)/include $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(STATIC_LIBS)
+
+static: $(STATIC_BIN)
+	@file $(STATIC_BIN)
+	@! ldd $(STATIC_BIN) >/dev/null 2>&1 || { echo "$(STATIC_BIN) is not static" >&2; exit 1; }
+
+.PHONY: install uninstall static
