@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "macro.h"
 
 /* The context variables dkms defines while reading a dkms.conf. */
 struct dk_conf_env {
@@ -32,11 +33,26 @@ struct dk_conf {
 	struct dk_conf_var *vars; /* whitelist order, indices ascending */
 	size_t n_vars;
 	bool used_bash;           /* evaluated by bash (or from its cache) */
+	bool from_cache;          /* bash's result came from env->cache_dir */
+	const char *bash_reason;  /* static: why the native parser declined */
+	char *extra_stdout;       /* text the second expansion printed (bash only), or NULL */
+	int status;               /* the reference tool's exit status: 0, or 1 when
+				   * the second expansion aborted (set -u) */
 };
 
 /* Reads path. On a file that cannot be read: -errno. On success 0. */
 int conf_read(const char *path, const struct dk_conf_env *env, struct dk_conf **ret);
+/* The same, sourcing path on top of the values of base (dkms's overrides in
+ * /etc/dkms are sourced that way: they see, and re-expand, what came before).
+ * base may be NULL. */
+int conf_read_over(const char *path, const struct dk_conf_env *env, const struct dk_conf *base,
+		   struct dk_conf **ret);
 void conf_free(struct dk_conf *c);
+static inline void conf_freep(struct dk_conf **c)
+{
+	conf_free(*c);
+}
+#define _cleanup_conf_free_ _cleanup_(conf_freep)
 /* Value of NAME[idx], or NULL when unset. */
 const char *conf_get(const struct dk_conf *c, const char *name, unsigned idx);
 /* Highest set index of NAME plus one (0 when NAME is unset). */
