@@ -65,7 +65,7 @@ format-check:
 	clang-format --dry-run --Werror src/*.c src/*.h
 
 clean:
-	rm -rf build build-san tests/out
+	rm -rf build build-san tests/out demo
 
 .PHONY: all check demo deps clean format-check
 

@@ -61,6 +61,13 @@ static void job_prepare(const struct dk_ctx *ctx, struct dk_job *j, unsigned fla
 		job_finish(j, DK_EXIT_BAD_CONF, err);
 		return;
 	}
+	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, j->kver);
+	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
+	char *why = pkg_exclusion(j->pkg, j->kver, j->arch, kconfig);
+	if (why) {
+		job_finish(j, DK_EXIT_EXCLUDED, why);
+		return;
+	}
 	_cleanup_free_ char *base = ctx_dkms_path(ctx, j->m, j->v, j->kver, j->arch);
 	if (path_is_dir(base)) {
 		if (!(flags & OPS_REBUILD)) {

@@ -82,6 +82,7 @@ ok remove
 # autoinstall: builds and installs what is missing (broken fails: exit 11)
 dk remove twoko/2.1 --all
 dk add hello/1.0
+dk add twoko/2.1
 expect_rc 11 dk autoinstall -k "$K"
 [ -f "$ko" ] || fail "autoinstall did not install hello"
 [ -f "$ROOT/lib/modules/$K/updates/dkms/alpha.ko" ] || fail "autoinstall did not install twoko"
