@@ -53,3 +53,8 @@ int conf_native_eval(const char *text, size_t len, const struct conf_ctx *cc, st
  * *ret_status with the reference tool's exit status. */
 int conf_bash_eval(const struct conf_ctx *cc, const char *cache_dir, struct shvars *ret,
 		   char **ret_stdout, int *ret_status, bool *ret_cached);
+
+/* Only the sourcing step (no echo, no second expansion) of a file made of
+ * plain assignments, into vars (which may hold variables already set).
+ * Returns 1, or 0 with *ret_reason when bash is needed. */
+int conf_native_source(const char *text, size_t len, struct shvars *vars, const char **ret_reason);

@@ -789,3 +789,16 @@ int conf_native_eval(const char *text, size_t len, const struct conf_ctx *cc, st
 	shvars_done(&v2);
 	return r;
 }
+
+int conf_native_source(const char *text, size_t len, struct shvars *vars, const char **ret_reason)
+{
+	struct parser p = { .s = text, .len = len, .vars = vars };
+	if (memchr(text, 0, len)) {
+		*ret_reason = "NUL byte in the file";
+		return 0;
+	}
+	int r = parse_script(&p);
+	if (r <= 0)
+		*ret_reason = p.reason;
+	return r;
+}

@@ -35,6 +35,8 @@ struct dk_pkg {
 	bool no_weak_modules;
 	bool remake_initrd;            /* deprecated, accepted */
 	bool used_bash;
+	char **warnings;               /* "Deprecated feature: REMAKE_INITRD (<file>)", ... */
+	char **conf_files;             /* dkms.conf, then the /etc/dkms overrides that applied */
 };
 
 /* One problem found reading a package, for a clear message. */
