@@ -9,12 +9,47 @@
 #include "cmd-conf.h"
 #include "conf.h"
 #include "log.h"
+#include "pkg.h"
 
 static void usage(FILE *f)
 {
 	fputs("usage: dkms-agent conf [-k KERNELVER] [-a ARCH] [--source-dir DIR] [-m MODULE]\n"
-	      "                       [-v VERSION] [--cache-dir DIR] [--explain] DKMS_CONF\n",
+	      "                       [-v VERSION] [--cache-dir DIR] [--explain] [--check]\n"
+	      "                       [--etc-dkms DIR] DKMS_CONF\n"
+	      "  --check   validate as dkms's read_conf does (exit 8 on a bad file)\n",
 	      f);
+}
+
+/* --check: pkg_load's verdict, its warnings on stderr, exit 8 like dkms's
+ * "bad conf" when the file does not pass. */
+static int check_pkg(const char *path, const struct dk_conf_env *env, const char *etc_dkms)
+{
+	struct dk_pkg_env penv = { .conf = *env, .etc_dkms = etc_dkms };
+	struct dk_pkg *p = NULL;
+	_cleanup_free_ char *err = NULL;
+	if (!penv.conf.kernelver)
+		penv.conf.kernelver = "6.1.0-0-amd64";
+	if (!penv.conf.arch)
+		penv.conf.arch = "x86_64";
+	int r = pkg_load(path, &penv, &p, &err);
+	if (r == -EINVAL) {
+		fprintf(stderr, "%s\n", err);
+		return 8;
+	}
+	if (r < 0) {
+		fprintf(stderr, "dkms-agent conf: %s\n", err ? err : path);
+		return 2;
+	}
+	for (size_t i = 0; p->warnings && p->warnings[i]; i++)
+		fprintf(stderr, "%s\n", p->warnings[i]);
+	printf("%s/%s: %zu module(s), make: %s%s\n", p->name, p->version, p->n_modules,
+	       p->make_command, p->make_is_default ? " (default)" : "");
+	_cleanup_free_ char *why = pkg_exclusion(p, penv.conf.kernelver, penv.conf.arch,
+						 penv.conf.kernel_config);
+	if (why)
+		printf("excluded: %s\n", why);
+	pkg_free(p);
+	return 0;
 }
 
 int cmd_conf(struct dk_ctx *ctx, int argc, char **argv)
@@ -27,13 +62,16 @@ int cmd_conf(struct dk_ctx *ctx, int argc, char **argv)
 		{ "module-version", required_argument, NULL, 'v' },
 		{ "cache-dir", required_argument, NULL, 'C' },
 		{ "explain", no_argument, NULL, 'E' },
+		{ "check", no_argument, NULL, 'c' },
+		{ "etc-dkms", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct dk_conf_env env = { .dkms_tree = "/var/lib/dkms",
 				   .source_tree = "/usr/src",
 				   .install_tree = "/lib/modules" };
-	bool explain = ctx && ctx->verbose > 0;
+	bool explain = ctx && ctx->verbose > 0, check = false;
+	const char *etc_dkms = NULL;
 	_cleanup_conf_free_ struct dk_conf *c = NULL;
 	int opt, r;
 
@@ -61,6 +99,12 @@ int cmd_conf(struct dk_ctx *ctx, int argc, char **argv)
 		case 'E':
 			explain = true;
 			break;
+		case 'c':
+			check = true;
+			break;
+		case 'e':
+			etc_dkms = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -74,6 +118,8 @@ int cmd_conf(struct dk_ctx *ctx, int argc, char **argv)
 		return 2;
 	}
 	const char *path = argv[optind];
+	if (check)
+		return check_pkg(path, &env, etc_dkms);
 	r = conf_read(path, &env, &c);
 	if (r < 0) {
 		errno = -r;

@@ -303,6 +303,11 @@ int pkg_load(const char *conf_path, const struct dk_pkg_env *env, struct dk_pkg 
 	if (!p->version)
 		strv_consume(&errors, xasprintf("%s: Error! No 'PACKAGE_VERSION' directive "
 						"specified.", conf_path));
+	if (errors && c->used_bash)
+		strv_consume(&errors, xasprintf("%s: note: not plain assignments (%s), so bash read "
+						"it; a syntax error there loses what follows "
+						"(try: bash -n %s)",
+						conf_path, strempty(c->bash_reason), conf_path));
 	if (errors) {
 		if (ret_error)
 			*ret_error = strv_join(errors, "\n");
