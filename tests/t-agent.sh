@@ -1,0 +1,112 @@
+#!/bin/bash
+# dkms-agent check and boot under a sandbox root: every module state, the
+# fast path, a failure recorded and not retried, initramfs append verified
+# by check, the root filesystem probed from an image file with libblkid,
+# --json validated.
+. "$(dirname "$0")/lib.sh"
+K=$(host_kver) || skip "no linux-headers installed"
+A=$(uname -m)
+ROOT=$T/root
+mk_root "$ROOT" "$K"
+for m in hello broken exclusive twoko; do
+	v=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$FIXTURES/$m/dkms.conf")
+	add_fixture "$ROOT" "$m" "$v"
+	dk add "$m/$v" >/dev/null
+done
+
+# An initramfs that already holds hello (an older build): a hand-made image,
+# uncompressed cpio, like an early-microcode prefix plus a module.
+mkdir -p "$T/img/lib/modules/$K/updates/dkms"
+echo "old build" >"$T/img/lib/modules/$K/updates/dkms/hello.ko"
+touch "$T/img/lib/modules/$K/modules.dep"
+(cd "$T/img" && find . | cpio -o -H newc --quiet) >"$ROOT/boot/initrd.img-$K"
+echo "initramfs=append" >"$ROOT/etc/dkms-agent.conf"
+
+# check before: not built (problem), excluded (fine): exit 1
+expect_rc 1 dk check -k "$K" >"$T/check1"
+cat "$T/check1"
+grep -q "hello/1.0: not-built" "$T/check1" || fail "check does not say hello is not built"
+grep -q "exclusive/1.0: excluded" "$T/check1" || fail "check does not say exclusive is excluded"
+grep -q "dkms-agent boot -k $K" "$T/check1" || fail "no remedy line"
+ok check-before
+
+# boot: builds hello and twoko, broken fails; initramfs gets the new hello
+expect_rc 1 dk boot -k "$K" >"$T/boot1" 2>&1
+cat "$T/boot1"
+[ -f "$ROOT/lib/modules/$K/updates/dkms/hello.ko" ] || fail "boot did not install hello"
+grep -q "Appended" "$T/boot1" || fail "boot did not append to the initramfs"
+"$DKMS_AGENT" initramfs list "$ROOT/boot/initrd.img-$K" >"$T/list"
+grep -q "zstd" "$T/list" || fail "no zstd segment after append"
+ok boot-repair
+
+# check after: hello installed and the initramfs holds the same build;
+# broken reported failed with its log
+expect_rc 1 dk check -k "$K" >"$T/check2"
+cat "$T/check2"
+grep -q "✓ hello/1.0: installed" "$T/check2" || fail "hello not installed per check"
+grep -q "initramfs holds hello (same build" "$T/check2" || fail "initramfs not verified"
+grep -q "broken/1.0: failed — .*/.failed/$K-$A.log" "$T/check2" || fail "failure without log"
+ok check-after
+
+# the failed build is not retried at the next boot unless forced
+log=$ROOT/var/lib/dkms/broken/1.0/.failed/$K-$A.log
+before=$(stat -c %Y.%s "$log")
+sleep 1
+dk boot -k "$K" >"$T/boot2" 2>&1 || true
+! grep -q "Building broken" "$T/boot2" || fail "failed build retried without change: $(cat "$T/boot2")"
+[ "$(stat -c %Y.%s "$log")" = "$before" ] || fail "failure log rewritten"
+# a change to its source makes the next boot retry it
+touch "$ROOT/usr/src/broken-1.0/dkms.conf"
+dk boot -k "$K" >"$T/boot3" 2>&1 || true
+grep -q "Building broken" "$T/boot3" || fail "changed source not retried: $(cat "$T/boot3")"
+ok no-retry
+
+# fast path: with broken removed, nothing to do, no output, exit 0
+dk remove broken/1.0 --all >/dev/null
+out=$(dk boot -k "$K" 2>&1)
+[ -z "$out" ] || fail "fast path printed: $out"
+expect_rc 0 dk check -k "$K" >/dev/null
+ok fast-path
+
+# stale: a module whose vermagic names another kernel
+cp "$ROOT/lib/modules/$K/updates/dkms/hello.ko" "$T/hello.good"
+sed -i "s/vermagic=${K:0:1}/vermagic=X/" "$ROOT/lib/modules/$K/updates/dkms/hello.ko" 2>/dev/null || true
+if ! /sbin/modinfo -F vermagic "$ROOT/lib/modules/$K/updates/dkms/hello.ko" | grep -q "^$K "; then
+	expect_rc 1 dk check -k "$K" >"$T/check3"
+	grep -q "hello/1.0: stale" "$T/check3" || fail "stale module not reported"
+fi
+cp "$T/hello.good" "$ROOT/lib/modules/$K/updates/dkms/hello.ko"
+ok stale
+
+# broken tree entry: a dangling source link is reported, others still shown
+rm -rf "$ROOT/usr/src/twoko-2.1"
+expect_rc 1 dk check -k "$K" >"$T/check4"
+grep -q "twoko/2.1: .*dangling\|twoko/2.1: installed" "$T/check4" || fail "dangling source not handled"
+grep -q "hello/1.0: installed" "$T/check4" || fail "a broken module hid the others"
+dk status >/dev/null || fail "status fails on a dangling source"
+ok broken-entry
+
+# root filesystem from an image file, probed with libblkid
+if command -v mkfs.ext4 >/dev/null; then
+	truncate -s 8M "$T/rootfs.img"
+	mkfs.ext4 -q -L dkroot "$T/rootfs.img"
+	dk check -k "$K" --root-device "$T/rootfs.img" >"$T/check5" || true
+	grep -q "Root filesystem: ext4 on $T/rootfs.img UUID=" "$T/check5" || fail "rootfs not probed: $(head -1 "$T/check5")"
+	ok rootfs
+fi
+
+# --json is valid JSON with the same facts
+dk check -k "$K" --json >"$T/json" || true
+if command -v python3 >/dev/null; then
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["kernels"][0]["kernel"]==sys.argv[2]; assert any(m["name"]=="hello" and m["state"]=="installed" for m in d["kernels"][0]["modules"])' "$T/json" "$K" || fail "bad json: $(cat "$T/json")"
+fi
+ok json
+
+# bad input: a corrupt initramfs is reported, check goes on
+head -c 100 "$ROOT/boot/initrd.img-$K" >"$T/trunc" && cp "$T/trunc" "$ROOT/boot/initrd.img-$K"
+dk check -k "$K" >"$T/check6" || true
+grep -q "cannot be read" "$T/check6" || fail "corrupt initramfs not reported"
+grep -q "hello/1.0: installed" "$T/check6" || fail "check stopped at the corrupt image"
+ok corrupt-initramfs
+expect_rc 2 dk check extra-arg
+ok usage
