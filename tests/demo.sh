@@ -16,6 +16,13 @@ K=$(host_kver) || { echo "No linux-headers installed: run .ci/deps as root" >&2;
 ROOT=$DEMO/root
 mk_root "$ROOT" "$K"
 add_fixture "$ROOT" hello 1.0
+# An initramfs for that kernel that holds an older build of hello, and the
+# agent set to refresh it by appending a zstd segment.
+mkdir -p "$DEMO/img/lib/modules/$K/updates/dkms"
+echo "an older hello build" >"$DEMO/img/lib/modules/$K/updates/dkms/hello.ko"
+: >"$DEMO/img/lib/modules/$K/modules.dep"
+(cd "$DEMO/img" && find . | cpio -o -H newc --quiet) >"$ROOT/boot/initrd.img-$K"
+echo "initramfs=append" >"$ROOT/etc/dkms-agent.conf"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "A sandbox root at $ROOT for kernel $K, with module hello/1.0 registered"
@@ -31,6 +38,8 @@ time "$AGENT" --root "$ROOT" boot -k "$K"
 say "dkms status and check after the repair"
 "$AGENT" --root "$ROOT" status
 "$AGENT" --root "$ROOT" check -k "$K"
+say "The initramfs now ends with the appended segment"
+"$AGENT" initramfs list "$ROOT/boot/initrd.img-$K" | grep -E 'segment|hello|^[0-9]' | head -8
 say "The installed module, as modinfo sees it"
 /sbin/modinfo "$ROOT/lib/modules/$K/updates/dkms/hello.ko" | grep -E '^(filename|version|vermagic|sig_id)'
 
