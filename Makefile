@@ -160,3 +160,17 @@ static: $(STATIC_BIN)
 	@! ldd $(STATIC_BIN) >/dev/null 2>&1 || { echo "$(STATIC_BIN) is not static" >&2; exit 1; }
 
 .PHONY: install uninstall static
+
+# ---- qemu-check (section owned by qemu-tests/) ------------------------------
+# make qemu-check [QEMU_TESTS='TEST-0[01]*']
+# Boots real kernels under QEMU (TCG unless KVM really works): a Debian guest
+# root built once with mmdebstrap into qemu-tests/.cache, our `make install`
+# output inside it, one qemu-tests/TEST-*/test.sh per scenario. Needs root;
+# prints each test's time and ends with "N passed, N failed".
+QEMU_TESTS ?= TEST-*
+
+qemu-check: all
+	@O=$(O) qemu-tests/run-all '$(QEMU_TESTS)'
+
+.PHONY: qemu-check
+# ---- end of qemu-check -------------------------------------------------------
