@@ -189,6 +189,9 @@ static int refresh_initramfs(const struct dk_ctx *ctx, const struct agent_config
 		free(reason);
 		reason = NULL;
 		log_info("Regenerating the initramfs of %s", kver);
+		/* Our own initramfs hooks run inside the generator and would wait
+		 * for the tree lock we hold: tell them the build is done. */
+		setenv("DKMS_AGENT_NESTED", "1", 1);
 		struct spawn_opts o = { .out_fd = -1, .quiet = 1 };
 		r = initramfs_regenerate(ctx->root, kver, INITRAMFS_TOOL_AUTO, &o, &tool, &reason);
 		if (r >= 0)

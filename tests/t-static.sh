@@ -9,6 +9,8 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 case $O in /*) B=$O ;; *) B=$TOP/$O ;; esac
+# A sanitizer build cannot be linked statically (ASan needs its shared runtime).
+case $O in *-san) skip "static linking is not possible with sanitizers (SAN=1)" ;; esac
 [ -x "$B/dkms-agent" ] || skip "$B/dkms-agent not built (run make)"
 deps=$TOP/build/static
 if [ ! -f "$deps/lib/libkmod.a" ]; then
