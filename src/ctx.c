@@ -145,8 +145,30 @@ static int framework_cb(const char *name, const char *value, void *userdata)
 	return 0;
 }
 
+/* The settings of /etc/dkms-agent.conf that the engine needs. */
+static void load_agent_conf(struct dk_ctx *ctx)
+{
+	_cleanup_free_ char *p = ctx_path(ctx, "/etc/dkms-agent.conf");
+	_cleanup_free_ char *c = NULL;
+	if (read_full_file(p, &c, NULL, 1 << 20) < 0)
+		return;
+	_cleanup_strv_free_ char **lines = strv_split(c, "\n");
+	for (size_t i = 0; lines[i]; i++) {
+		const char *v;
+		if ((v = startswith(lines[i], "build_as_root=")))
+			ctx->build_as_root = parse_bool(v);
+		else if ((v = startswith(lines[i], "trust_unsafe_sources=")))
+			ctx->trust_unsafe = parse_bool(v);
+		else if ((v = startswith(lines[i], "initramfs=")))
+			set_str(&ctx->initramfs_mode, v);
+		else if ((v = startswith(lines[i], "boot_budget=")) && atoi(v) > 0)
+			ctx->boot_budget_sec = atoi(v);
+	}
+}
+
 int ctx_load_framework(struct dk_ctx *ctx)
 {
+	load_agent_conf(ctx);
 	_cleanup_free_ char *main_conf = ctx_path(ctx, "/etc/dkms/framework.conf");
 	_cleanup_free_ char *dir = ctx_path(ctx, "/etc/dkms/framework.conf.d");
 	int r = framework_read(main_conf, framework_cb, ctx);

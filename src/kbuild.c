@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <fcntl.h>
+#include <ftw.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -9,6 +11,7 @@
 #include "log.h"
 #include "sign.h"
 #include "spawn.h"
+#include "trust.h"
 
 void kbuild_result_done(struct kbuild_result *res)
 {
@@ -43,10 +46,56 @@ bool kbuild_have_headers(const struct dk_ctx *ctx, const char *kver, char **ret_
 	return false;
 }
 
+/* The unprivileged user builds run as: "dkms-agent" if it exists, else
+ * "nobody". NULL when builds run as the caller. */
+struct build_user {
+	uid_t uid;
+	gid_t gid;
+	char *home;
+};
+
+static bool build_user_find(const struct dk_ctx *ctx, struct build_user *u)
+{
+	if (geteuid() != 0 || ctx->build_as_root)
+		return false;
+	struct passwd *pw = getpwnam("dkms-agent");
+	if (!pw)
+		pw = getpwnam("nobody");
+	if (!pw)
+		return false;
+	*u = (struct build_user){ .uid = pw->pw_uid, .gid = pw->pw_gid };
+	return true;
+}
+
 static int run_logged(char *const *argv, const char *cwd, int log_fd, char *const *env)
 {
 	struct spawn_opts o = { .cwd = cwd, .out_fd = log_fd, .env = env };
 	return spawn_wait(argv, &o);
+}
+
+static int run_as(const struct build_user *u, char *const *argv, const char *cwd, int log_fd,
+		  char *const *env)
+{
+	struct spawn_opts o = { .cwd = cwd, .out_fd = log_fd, .env = env };
+	if (u) {
+		o.run_as_user = 1;
+		o.uid = u->uid;
+		o.gid = u->gid;
+	}
+	return spawn_wait(argv, &o);
+}
+
+static const struct build_user *chown_user;
+static int chown_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return lchown(p, chown_user->uid, chown_user->gid) < 0 ? -1 : 0;
+}
+
+/* Hands the private build directory to the build user. */
+static int give_tree(const char *dir, const struct build_user *u)
+{
+	chown_user = u;
+	return nftw(dir, chown_one, 32, FTW_PHYS) < 0 ? -errno : 0;
 }
 
 /* dkms runs MAKE as shell; so do we, deliberately: it is shell by definition.
@@ -105,7 +154,8 @@ static char *kernel_cc(const char *kconfig)
 	return NULL;
 }
 
-static int run_script(const char *builddir, const char *script, int log_fd)
+static int run_script(const struct build_user *u, const char *builddir, const char *script,
+		      int log_fd)
 {
 	if (isempty(script))
 		return 0;
@@ -119,11 +169,11 @@ static int run_script(const char *builddir, const char *script, int log_fd)
 	}
 	free(argv[0]);
 	argv[0] = TAKE_PTR(exe);
-	return run_logged(argv, builddir, log_fd, NULL);
+	return run_as(u, argv, builddir, log_fd, NULL);
 }
 
-static int apply_patches(const struct dk_pkg *pkg, const char *builddir, int log_fd,
-			 struct kbuild_result *res)
+static int apply_patches(const struct build_user *u, const struct dk_pkg *pkg,
+			 const char *builddir, int log_fd, struct kbuild_result *res)
 {
 	for (size_t i = 0; pkg->patches && pkg->patches[i]; i++) {
 		const char *p = pkg->patches[i];
@@ -135,11 +185,26 @@ static int apply_patches(const struct dk_pkg *pkg, const char *builddir, int log
 					      p, pkg->name));
 		dprintf(log_fd, "Applying patch %s\n", p);
 		char *argv[] = { "patch", "-p1", "-i", rel, NULL };
-		if (run_logged(argv, builddir, log_fd, NULL) != 0)
+		if (run_as(u, argv, builddir, log_fd, NULL) != 0)
 			return fail(res, DK_EXIT_PATCH_FAILED, -EIO,
 				    xasprintf("Application of patch %s failed", p));
 	}
 	return 0;
+}
+
+/* Copies src, which must be a regular file and not a symbolic link. */
+static int copy_regular_nofollow(const char *src, const char *dst)
+{
+	_cleanup_close_ int fd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	_cleanup_free_ char *proc = xasprintf("/proc/self/fd/%d", fd);
+	return copy_file_atomic(proc, dst, 0644);
 }
 
 /* Strip, sign, compress every built module into staging/module. */
@@ -154,9 +219,12 @@ static int collect_modules(const struct dk_ctx *ctx, const struct dk_pkg *pkg, c
 	int r = 0;
 	for (size_t i = 0; i < pkg->n_modules && r == 0; i++) {
 		const struct dk_built_module *b = &pkg->modules[i];
-		_cleanup_free_ char *ko = xasprintf("%s/%s%s.ko", builddir, b->built_location,
-						    b->built_name);
-		if (!path_is_reg(ko)) {
+		_cleanup_free_ char *built = xasprintf("%s/%s%s.ko", builddir, b->built_location,
+						       b->built_name);
+		/* The build directory belongs to the build user: take a copy
+		 * that cannot be a planted link before root strips or signs. */
+		_cleanup_free_ char *ko = xasprintf("%s/.%s.ko", staging, b->dest_name);
+		if (strstr(b->built_location, "..") || copy_regular_nofollow(built, ko) < 0) {
 			r = fail(res, DK_EXIT_MODULE_MISSING, -ENOENT,
 				 xasprintf("Build of %s.ko failed for: %s: it was not found at %s%s.ko in the build directory",
 					   b->built_name, kver, b->built_location, b->built_name));
@@ -170,6 +238,7 @@ static int collect_modules(const struct dk_ctx *ctx, const struct dk_pkg *pkg, c
 			dprintf(log_fd, "Signing %s failed\n", ko);
 		_cleanup_free_ char *dst = xasprintf("%s/module/%s.ko%s", staging, b->dest_name, suffix);
 		r = compress_file(ko, dst, suffix);
+		unlink(ko);
 		if (r < 0)
 			r = fail(res, DK_EXIT_BUILD_FAILED, r,
 				 xasprintf("Failed to store %s: %s", dst, strerror(-r)));
@@ -208,22 +277,42 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 	_cleanup_close_ int log_fd = open_log(log, pkg, kver, arch);
 	if (log_fd < 0)
 		return fail(res, DK_EXIT_BUILD_FAILED, log_fd, xasprintf("Cannot write %s", log));
+	_cleanup_free_ char *bad = NULL;
+	if (geteuid() == 0 && !ctx->trust_unsafe) {
+		int t = trust_check_tree(src, &bad);
+		if (t == -EPERM)
+			return fail(res, DK_EXIT_UNTRUSTED, t,
+				    xasprintf("Refusing to build as root from %s: it is owned or writable by a user other than root (set trust_unsafe_sources=yes in /etc/dkms-agent.conf to allow it)",
+					      bad));
+		if (t < 0)
+			return fail(res, DK_EXIT_BUILD_FAILED, t,
+				    xasprintf("Cannot read the source %s: %s", src, strerror(-t)));
+	}
+	struct build_user user;
+	const struct build_user *u = build_user_find(ctx, &user) ? &user : NULL;
 
 	int r = copy_tree(src, builddir, log_fd);
 	if (r < 0)
 		return fail(res, DK_EXIT_BUILD_FAILED, r,
 			    xasprintf("Failed to copy the source %s to %s", src, builddir));
-	r = apply_patches(pkg, builddir, log_fd, res);
+	if (u) {
+		r = give_tree(builddir, u);
+		if (r < 0)
+			return fail(res, DK_EXIT_BUILD_FAILED, r,
+				    xasprintf("Cannot hand %s to the build user", builddir));
+		dprintf(log_fd, "Building as uid %u (unprivileged)\n", (unsigned)u->uid);
+	}
+	r = apply_patches(u, pkg, builddir, log_fd, res);
 	if (r < 0)
 		return r;
-	run_script(builddir, pkg->pre_build, log_fd);
+	run_script(u, builddir, pkg->pre_build, log_fd);
 
 	_cleanup_free_ char *cmd = make_command(ctx, pkg, kver, ksrc, kconfig, builddir);
 	_cleanup_free_ char *cc = kernel_cc(kconfig);
 	char *env[] = { cc, NULL };
 	dprintf(log_fd, "Building with: %s\n", cmd);
 	char *argv[] = { "/bin/bash", "-c", cmd, NULL };
-	r = run_logged(argv, builddir, log_fd, cc ? env : NULL);
+	r = run_as(u, argv, builddir, log_fd, cc ? env : NULL);
 	if (r != 0)
 		return fail(res, DK_EXIT_BUILD_FAILED, r < 0 ? r : -EIO,
 			    xasprintf("Bad return status for module build on kernel: %s (%s)", kver, arch));
@@ -235,7 +324,7 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 	r = collect_modules(ctx, pkg, kver, builddir, staging, kconfig, log_fd, res);
 	if (r < 0)
 		return r;
-	run_script(builddir, pkg->post_build, log_fd);
+	run_script(u, builddir, pkg->post_build, log_fd);
 	_cleanup_free_ char *kc = path_join(logdir, ".config");
 	if (path_is_reg(kconfig))
 		copy_file_atomic(kconfig, kc, 0644);
@@ -266,7 +355,8 @@ int kbuild_run(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *k
 	_cleanup_free_ char *staging = ctx_dkms_path(ctx, pkg->name, pkg->version, sname);
 	_cleanup_free_ char *faildir = ctx_dkms_path(ctx, pkg->name, pkg->version, ".failed");
 	_cleanup_free_ char *faillog = kbuild_failed_log(ctx, pkg->name, pkg->version, kver, arch);
-	_cleanup_free_ char *log = path_join(builddir, "make.log");
+	_cleanup_free_ char *lname = xasprintf(".make-%s.log", tag);
+	_cleanup_free_ char *log = ctx_dkms_path(ctx, pkg->name, pkg->version, lname);
 
 	if (path_exists(base))
 		return fail(res, DK_EXIT_ALREADY_BUILT, -EEXIST,

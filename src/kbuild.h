@@ -17,6 +17,7 @@ enum {
 	DK_EXIT_BAD_CONF = 8,
 	DK_EXIT_BUILD_FAILED = 10,
 	DK_EXIT_AUTOINSTALL_FAILED = 11,
+	DK_EXIT_UNTRUSTED = 13,    /* ours: source writable by a non-root user */
 	DK_EXIT_NO_HEADERS = 21,
 	DK_EXIT_EXCLUDED = 77,
 };

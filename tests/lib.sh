@@ -9,6 +9,8 @@ DKMS_AGENT=${DKMS_AGENT:-$TOP/$O/dkms-agent}
 FIXTURES=$TOP/tests/fixtures
 T=$(mktemp -d "${TMPDIR:-/tmp}/dkms-agent-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
+# Builds run as an unprivileged user, who must be able to reach the sandbox.
+chmod 755 "$T"
 export LC_ALL=C
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
