@@ -13,7 +13,7 @@ log=$ROOT/var/lib/dkms/hello/1.0/$K/$A/log/make.log
 # default: the build ran as an unprivileged user
 dk build hello/1.0 -k "$K" >/dev/null
 uid=$(sed -n 's/^build-uid=//p' "$log" | head -n1)
-[ -n "$uid" ] && [ "$uid" -ne 0 ] || fail "make ran as uid '$uid'"
+if [ -z "$uid" ] || [ "$uid" -eq 0 ]; then fail "make ran as uid '$uid'"; fi
 grep -q "Building as uid $uid (unprivileged)" "$log" || fail "log does not say who built"
 ok "unprivileged build (uid $uid)"
 
