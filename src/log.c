@@ -29,7 +29,11 @@ void log_set_target(enum log_target t)
 
 void log_setup_auto(void)
 {
-	if (getenv("JOURNAL_STREAM"))
+	/* In an initramfs there is no journal yet: the kernel log is the one
+	 * place a message survives. */
+	if (access("/etc/initrd-release", F_OK) == 0 && getpid() != 1 && !isatty(STDERR_FILENO))
+		target = LOG_TARGET_KMSG;
+	else if (getenv("JOURNAL_STREAM"))
 		target = LOG_TARGET_JOURNAL;
 }
 
