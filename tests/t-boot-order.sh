@@ -15,7 +15,7 @@ dk boot -k "$K" -j 2 >"$T/out" 2>&1
 cat "$T/out"
 built_hello=$(grep -n "^Built hello/1.0" "$T/out" | cut -d: -f1)
 start_needs=$(grep -n "^Building needshello/1.0" "$T/out" | cut -d: -f1)
-[ -n "$built_hello" ] && [ -n "$start_needs" ] || fail "missing progress lines"
+if [ -z "$built_hello" ] || [ -z "$start_needs" ]; then fail "missing progress lines"; fi
 [ "$built_hello" -lt "$start_needs" ] || fail "needshello started before hello was built"
 ok "BUILD_DEPENDS order"
 
