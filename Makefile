@@ -161,6 +161,22 @@ static: $(STATIC_BIN)
 
 .PHONY: install uninstall static
 
+# ---- bench: owned by bench/ (see bench/run) --------------------------------
+#   make bench         dkms-agent vs Debian's dkms, writes bench/results.md (~15 min)
+#   make bench-quick   the same with 5 modules and 2 repetitions
+#   make bench-deps    install bench/packages (a second kernel's headers, dracut…)
+bench: all
+	bench/run
+
+bench-quick: all
+	bench/run --quick
+
+bench-deps:
+	apt-get install -y --no-install-recommends $$(sed 's/#.*//' bench/packages)
+
+.PHONY: bench bench-quick bench-deps
+# ---- end of bench -----------------------------------------------------------
+
 # ---- qemu-check (section owned by qemu-tests/) ------------------------------
 # make qemu-check [QEMU_TESTS='TEST-0[01]*']
 # Boots real kernels under QEMU (TCG unless KVM really works): a Debian guest
@@ -174,3 +190,56 @@ qemu-check: all
 
 .PHONY: qemu-check
 # ---- end of qemu-check -------------------------------------------------------
+
+# ---- fuzz (section owned by tests/fuzz/) ------------------------------------
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS='conf cpio'] [FUZZ_JOBS=1]
+#   make fuzz-build       only build $(FUZZ_O)/fuzz-*
+# libFuzzer targets built with clang into $(FUZZ_O) (never into build/): the
+# library objects of src/ with -fsanitize=fuzzer-no-link,address,undefined,
+# linked with -Wl,--wrap=spawn_* so that no child process is ever started
+# (tests/fuzz/nospawn.c). Each target runs FUZZ_SECONDS over its seed corpus
+# (tests/fuzz/corpus/NAME plus seeds generated into $(FUZZ_O)/seeds) after
+# replaying tests/fuzz/regressions/NAME; the run ends with "N passed, N failed".
+FUZZ_CC ?= clang
+FUZZ_O ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+FUZZ_ALL := $(patsubst tests/fuzz/fuzz-%.c,%,$(filter-out tests/fuzz/fuzz-util.c,$(wildcard tests/fuzz/fuzz-*.c)))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -O1 -g $(FUZZ_SAN) -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+	-D_GNU_SOURCE -fno-strict-aliasing $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
+FUZZ_WRAP := -Wl,--wrap=spawn_wait,--wrap=spawn_capture,--wrap=spawn_start
+FUZZ_LIB_OBJS := $(filter-out $(FUZZ_O)/obj/main.o,$(SRCS:src/%.c=$(FUZZ_O)/obj/%.o))
+FUZZ_HARNESS := $(FUZZ_O)/obj/fuzz-util.o $(FUZZ_O)/obj/nospawn.o
+FUZZ_BINS := $(FUZZ_ALL:%=$(FUZZ_O)/fuzz-%)
+
+$(FUZZ_O)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_O)/obj/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc -MMD -MP -c -o $@ $<
+
+$(FUZZ_O)/libdkms-agent.a: $(FUZZ_LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_O)/fuzz-%: $(FUZZ_O)/obj/fuzz-%.o $(FUZZ_HARNESS) $(FUZZ_O)/libdkms-agent.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_WRAP) -o $@ $< $(FUZZ_HARNESS) \
+		$(FUZZ_O)/libdkms-agent.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@FUZZ_O=$(FUZZ_O) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
+		tests/fuzz/run $(FUZZ_TARGETS)
+
+fuzz-clean:
+	rm -rf $(FUZZ_O)
+
+.PHONY: fuzz fuzz-build fuzz-clean
+.PRECIOUS: $(FUZZ_O)/obj/%.o
+-include $(wildcard $(FUZZ_O)/obj/*.d)
+# ---- end of fuzz -------------------------------------------------------------
