@@ -268,7 +268,8 @@ static int cmp_pending(const void *a, const void *b)
 static void merge(struct parser *p)
 {
 	struct initramfs *i = p->i;
-	qsort(p->all, p->n_all, sizeof(*p->all), cmp_pending);
+	if (p->n_all > 0) /* an image without entries leaves p->all NULL: not for qsort */
+		qsort(p->all, p->n_all, sizeof(*p->all), cmp_pending);
 	i->files = xcalloc(p->n_all ? p->n_all : 1, sizeof(*i->files));
 	for (size_t k = 0; k < p->n_all; k++) {
 		bool last = k + 1 == p->n_all || !streq(p->all[k].f.name, p->all[k + 1].f.name);
