@@ -266,7 +266,8 @@ static int gzip_member_end(const uint8_t *buf, size_t len, const uint8_t *out, s
 			c = xrealloc(c, (cap = cap ? cap * 2 : 1024) * sizeof(*c));
 		c[n++] = (struct gzip_candidate){s, e};
 	}
-	qsort(c, n, sizeof(*c), cmp_candidate);
+	if (n > 1) /* c is NULL when nothing qualified */
+		qsort(c, n, sizeof(*c), cmp_candidate);
 	uint32_t crc = 0;
 	size_t done = 0, best = SIZE_MAX, best_size = 0;
 	for (size_t i = 0; i < n; i++) {
