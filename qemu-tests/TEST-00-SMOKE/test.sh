@@ -3,7 +3,7 @@
 # TEST-00-SMOKE: the harness itself. Boot the newest Debian kernel on this
 # machine (read from /boot, never written) with a minimal busybox initramfs
 # and look for the guest's marker on the serial console.
-# shellcheck source=qemu-tests/test-functions
+# shellcheck source=../test-functions
 . "$(dirname "$0")/../test-functions"
 
 test_setup() {

@@ -14,11 +14,14 @@ export PAYLOAD KVER_BASE KVER_NEW
 say() { echo "qemu-test: $*"; }
 die() { echo "qemu-test: FAILED: $*"; exit 1; }
 
+# Setup scripts run without systemd (init=): systemctl only with --root=/.
+
 # install_payload: copy our `make install` tree into the root and enable the
 # agent's unit the way a package's postinst would.
 install_payload() {
-	cp -a "$PAYLOAD/root/." /
-	systemctl enable dkms-agent.service
+	# tar, not cp -a: keeps the guest's /lib -> usr/lib style symlinks.
+	tar -C "$PAYLOAD/root" -cf - . | tar -C / -xf - --keep-directory-symlink --no-same-owner
+	systemctl --root=/ enable dkms-agent.service
 	say "installed $(dkms-agent --version 2>&1 | head -n1)"
 }
 
@@ -60,8 +63,8 @@ fi
 echo "standin-dm: STANDIN-DM-STARTED ${1:+module $1 loaded} uptime $(cut -d' ' -f1 /proc/uptime)"
 SH
 	chmod 0755 /usr/local/sbin/standin-dm
-	systemctl enable standin-dm.service
-	systemctl set-default graphical.target
+	systemctl --root=/ enable standin-dm.service
+	systemctl --root=/ set-default graphical.target
 }
 
 # unit_active UNIT: is UNIT active (started successfully)?
@@ -77,3 +80,16 @@ unit_ms() {
 
 # module_loaded NAME
 module_loaded() { grep -q "^$1 " /proc/modules; }
+
+# loaded_before_switch_root PATTERN: the kernel's PATTERN message appears in
+# this boot's journal before systemd's "Switching root." (i.e. the module was
+# loaded by the initramfs).
+loaded_before_switch_root() {
+	journalctl -b -o short-monotonic --no-pager >/tmp/journal.txt
+	_m=$(grep -n -m1 -- "$1" /tmp/journal.txt | cut -d: -f1)
+	_s=$(grep -n -m1 -- "Switching root" /tmp/journal.txt | cut -d: -f1)
+	[ -n "$_m" ] || { say "no '$1' in the journal"; return 1; }
+	[ -n "$_s" ] || { say "no 'Switching root' in the journal"; return 1; }
+	sed -n "${_m}p;${_s}p" /tmp/journal.txt
+	[ "$_m" -lt "$_s" ]
+}
