@@ -104,6 +104,8 @@ static int sort_trampoline(const void *a, const void *b)
 
 void strv_sort(char **l, int (*cmp)(const char *, const char *))
 {
+	if (!l)
+		return;
 	sort_cmp = cmp ? cmp : strcmp;
 	qsort(l, strv_length(l), sizeof(char *), sort_trampoline);
 }
