@@ -228,7 +228,7 @@ $(FUZZ_O)/libdkms-agent.a: $(FUZZ_LIB_OBJS)
 
 $(FUZZ_O)/fuzz-%: $(FUZZ_O)/obj/fuzz-%.o $(FUZZ_HARNESS) $(FUZZ_O)/libdkms-agent.a
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_WRAP) -o $@ $< $(FUZZ_HARNESS) \
-		$(FUZZ_O)/libdkms-agent.a $(LDLIBS)
+		$(FUZZ_O)/libdkms-agent.a $(LDLIBS) -lz -llzma
 
 fuzz-build: $(FUZZ_BINS)
 

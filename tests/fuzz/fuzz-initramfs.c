@@ -45,6 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t sum = 0;
 
 	int r = initramfs_parse(data, size, &i, &reason);
+	if (getenv("FUZZ_DEBUG")) /* replaying by hand: what did the reader make of it */
+		fprintf(stderr, "initramfs_parse: %d %s, %zu segments, %zu files\n", r,
+			reason ? reason : "", i ? i->n_segments : 0, i ? i->n_files : 0);
 	if (r < 0) {
 		CHECK(!i);
 		free(reason);
