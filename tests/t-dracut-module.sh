@@ -64,3 +64,12 @@ ok "image has dkatest.ko, usr/bin/dkms-agent and the pre-pivot hook"
 
 # The host's dracut tree is untouched.
 [ ! -e /usr/lib/dracut/modules.d/90dkms-agent ] || echo "note: a 90dkms-agent is installed on the host"
+
+# dkms-agent check reads the real dracut image: the early module is in it,
+# the same build as the installed one.
+cp "$IMG" "$ROOT/boot/initrd.img-$KVER"
+dk check -k "$KVER" >"$T/check" || true
+cat "$T/check"
+grep -q "initramfs holds dkatest (same build as installed)" "$T/check" ||
+	fail "check does not see dkatest in the dracut image"
+ok "check reads the dracut image"
