@@ -56,6 +56,7 @@ struct parser {
 	struct shvars *vars;
 	const char *reason;
 	bool unbound; /* stopped at a variable bash's `set -u` would die on */
+	unsigned depth; /* of `[ ... ] && [ ... ] && ...`, which recurses */
 };
 
 static int bail(struct parser *p, const char *why)
@@ -507,6 +508,10 @@ static int parse_test_and(struct parser *p)
 	bool consumed, truth;
 	int r = 1;
 
+	/* Each guarded command is parsed by a recursive call: a long chain
+	 * would exhaust the stack. Real files chain a few; bash takes the rest. */
+	if (p->depth >= 32)
+		return bail(p, "a long chain of tests");
 	p->pos++;
 	for (;;) {
 		skip_blanks(p);
@@ -548,6 +553,7 @@ static int parse_test_and(struct parser *p)
 			break;
 		p->pos++;
 	}
+	p->depth++;
 	if (truth) {
 		r = parse_command(p);
 	} else {
@@ -563,6 +569,7 @@ static int parse_test_and(struct parser *p)
 		p->unbound = false; /* bash never expands the branch it skips */
 		shvars_done(&scratch);
 	}
+	p->depth--;
 out:
 	for (size_t i = 0; i < ELEMENTSOF(w); i++)
 		free(w[i].s);
