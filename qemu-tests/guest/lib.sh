@@ -5,6 +5,8 @@
 # payload share (the current directory). POSIX sh: the guest runs them with
 # dash.
 set -eu
+# init= starts us with umask 0: files we create must not be world-writable.
+umask 022
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 PAYLOAD=$(pwd)
 KVER_BASE=$(cat "$PAYLOAD/kver-base")
