@@ -20,7 +20,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -D_GNU_SOURCE -fno-strict-aliasing \
 	$(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null || echo -lkmod -lblkid -lzstd) -lpthread
+LDLIBS += $(shell $(PKG_CONFIG) --libs blkid libzstd 2>/dev/null || echo -lblkid -lzstd) -ldl -lpthread
 ifdef CI
 CFLAGS += -Werror
 endif
@@ -153,7 +153,7 @@ $(STATIC_DEPS)/lib/libkmod.a:
 	.ci/build-libkmod-static $(STATIC_DEPS)
 
 $(STATIC_BIN): $(SRCS) $(wildcard src/*.h) $(STATIC_DEPS)/lib/libkmod.a | $(O)
-	$(CC) -static -I$(STATIC_DEPS)/include $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(STATIC_LIBS)
+	$(CC) -static -DDK_KMOD_DIRECT -I$(STATIC_DEPS)/include $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(STATIC_LIBS)
 
 static: $(STATIC_BIN)
 	@file $(STATIC_BIN)

@@ -1,29 +1,86 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+/* libkmod is loaded with dlopen() on first use, as systemd does for its
+ * optional libraries: libkmod pulls in libcrypto, whose relocation alone
+ * costs more than the whole boot fast path, which never needs libkmod. A
+ * static build (-DDK_KMOD_DIRECT) calls it directly. */
+#include <dlfcn.h>
 #include <libkmod.h>
 #include <stdio.h>
 
 #include "kmod.h"
 #include "util.h"
 
+#ifdef DK_KMOD_DIRECT
+#define K(fn) fn
+static int kmod_dl(void)
+{
+	return 0;
+}
+#else
+#define K(fn) kmod_sym.fn
+#define SYMBOLS(X)                                                                                 \
+	X(kmod_new) \
+	X(kmod_unref) \
+	X(kmod_set_log_priority) \
+	X(kmod_load_resources) \
+	X(kmod_list_next) \
+	X(kmod_module_new_from_path) \
+	X(kmod_module_new_from_name) \
+	X(kmod_module_new_from_lookup) \
+	X(kmod_module_unref) \
+	X(kmod_module_unref_list) \
+	X(kmod_module_get_module) \
+	X(kmod_module_get_name) \
+	X(kmod_module_get_path) \
+	X(kmod_module_get_info) \
+	X(kmod_module_info_get_key) \
+	X(kmod_module_info_get_value) \
+	X(kmod_module_info_free_list) \
+	X(kmod_module_probe_insert_module)
+
+static struct {
+#define DECLARE(f) typeof(f) *f;
+	SYMBOLS(DECLARE)
+} kmod_sym;
+
+/* Loads libkmod once; -EOPNOTSUPP when it is not installed. */
+static int kmod_dl(void)
+{
+	static int state = 1;
+	if (state <= 0)
+		return state;
+	void *h = dlopen("libkmod.so.2", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (!h)
+		return state = -EOPNOTSUPP;
+#define RESOLVE(f)                                                                                 \
+	if (!(kmod_sym.f = (typeof(f) *)dlsym(h, #f)))                                             \
+		return state = -EOPNOTSUPP;
+	SYMBOLS(RESOLVE)
+	return state = 0;
+}
+#endif
+
 static void kmod_unrefp(struct kmod_ctx **c)
 {
 	if (*c)
-		kmod_unref(*c);
+		K(kmod_unref)(*c);
 }
 
 static void kmod_module_unrefp(struct kmod_module **m)
 {
 	if (*m)
-		kmod_module_unref(*m);
+		K(kmod_module_unref)(*m);
 }
 
 static struct kmod_ctx *ctx_new(const char *moddir)
 {
+	if (kmod_dl() < 0)
+		return NULL;
 	const char *null_config = NULL;
 	/* Never read the host's modprobe.d for a foreign module directory. */
-	struct kmod_ctx *c = kmod_new(moddir, moddir ? &null_config : NULL);
+	struct kmod_ctx *c = K(kmod_new)(moddir, moddir ? &null_config : NULL);
 	if (c)
-		kmod_set_log_priority(c, 0);
+		K(kmod_set_log_priority)(c, 0);
 	return c;
 }
 
@@ -33,22 +90,21 @@ int kmod_file_info(const char *path, const char *key, char **ret)
 	if (!c)
 		return -ENOMEM;
 	_cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
-	int r = kmod_module_new_from_path(c, path, &mod);
+	int r = K(kmod_module_new_from_path)(c, path, &mod);
 	if (r < 0)
 		return r;
 	struct kmod_list *info = NULL, *it;
-	r = kmod_module_get_info(mod, &info);
+	r = K(kmod_module_get_info)(mod, &info);
 	if (r < 0)
 		return r;
 	char *found = NULL;
-	kmod_list_foreach(it, info)
-	{
-		if (streq(kmod_module_info_get_key(it), key)) {
-			found = xstrdup(kmod_module_info_get_value(it));
+	for (it = info; it; it = K(kmod_list_next)(info, it)) {
+		if (streq(K(kmod_module_info_get_key)(it), key)) {
+			found = xstrdup(K(kmod_module_info_get_value)(it));
 			break;
 		}
 	}
-	kmod_module_info_free_list(info);
+	K(kmod_module_info_free_list)(info);
 	if (!found)
 		return -ENODATA;
 	*ret = found;
@@ -61,20 +117,19 @@ int kmod_file_values(const char *path, const char *key, char ***ret)
 	if (!c)
 		return -ENOMEM;
 	_cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
-	int r = kmod_module_new_from_path(c, path, &mod);
+	int r = K(kmod_module_new_from_path)(c, path, &mod);
 	if (r < 0)
 		return r;
 	struct kmod_list *info = NULL, *it;
-	r = kmod_module_get_info(mod, &info);
+	r = K(kmod_module_get_info)(mod, &info);
 	if (r < 0)
 		return r;
 	char **l = xcalloc(1, sizeof(char *));
-	kmod_list_foreach(it, info)
-	{
-		if (streq(kmod_module_info_get_key(it), key))
-			strv_push(&l, kmod_module_info_get_value(it));
+	for (it = info; it; it = K(kmod_list_next)(info, it)) {
+		if (streq(K(kmod_module_info_get_key)(it), key))
+			strv_push(&l, K(kmod_module_info_get_value)(it));
 	}
-	kmod_module_info_free_list(info);
+	K(kmod_module_info_free_list)(info);
 	*ret = l;
 	return 0;
 }
@@ -85,10 +140,10 @@ int kmod_lookup_path(const char *moddir, const char *name, char **ret)
 	if (!c)
 		return -ENOMEM;
 	_cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
-	int r = kmod_module_new_from_name(c, name, &mod);
+	int r = K(kmod_module_new_from_name)(c, name, &mod);
 	if (r < 0)
 		return r;
-	const char *p = kmod_module_get_path(mod);
+	const char *p = K(kmod_module_get_path)(mod);
 	if (!p)
 		return -ENOENT;
 	*ret = xstrdup(p);
@@ -100,12 +155,12 @@ int kmod_load(const char *name)
 	_cleanup_(kmod_unrefp) struct kmod_ctx *c = ctx_new(NULL);
 	if (!c)
 		return -ENOMEM;
-	kmod_load_resources(c);
+	K(kmod_load_resources)(c);
 	_cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
-	int r = kmod_module_new_from_name(c, name, &mod);
+	int r = K(kmod_module_new_from_name)(c, name, &mod);
 	if (r < 0)
 		return r;
-	r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL,
+	r = K(kmod_module_probe_insert_module)(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL,
 					    NULL);
 	return r > 0 ? -EPERM : r;
 }
@@ -126,17 +181,16 @@ int kmod_alias_modules(const char *moddir, const char *alias, char ***ret)
 	if (!c)
 		return -ENOMEM;
 	struct kmod_list *list = NULL, *it;
-	int r = kmod_module_new_from_lookup(c, alias, &list);
+	int r = K(kmod_module_new_from_lookup)(c, alias, &list);
 	if (r < 0)
 		return r;
 	char **l = xcalloc(1, sizeof(char *));
-	kmod_list_foreach(it, list)
-	{
-		struct kmod_module *m = kmod_module_get_module(it);
-		strv_push(&l, kmod_module_get_name(m));
-		kmod_module_unref(m);
+	for (it = list; it; it = K(kmod_list_next)(list, it)) {
+		struct kmod_module *m = K(kmod_module_get_module)(it);
+		strv_push(&l, K(kmod_module_get_name)(m));
+		K(kmod_module_unref)(m);
 	}
-	kmod_module_unref_list(list);
+	K(kmod_module_unref_list)(list);
 	*ret = l;
 	return 0;
 }
