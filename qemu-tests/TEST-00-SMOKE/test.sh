@@ -32,4 +32,4 @@ test_run() {
 	qt_expect "$log" "QT-SMOKE-OK-5c1e kernel=$QT_HOST_KVER" "smoke marker"
 }
 
-qt_main "$@"
+qt_main "$@"; exit $?

@@ -28,4 +28,4 @@ test_run() {
 	printf '  %-24s %7s ms\n' "agent, boot 1 (build)" "$ms1" "agent, boot 2 (no-op)" "$ms2"
 }
 
-qt_main "$@"
+qt_main "$@"; exit $?

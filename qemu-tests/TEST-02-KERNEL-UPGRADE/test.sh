@@ -21,7 +21,7 @@ test_setup() {
 		mkdir -p "$debs"
 		for p in "linux-image-$QT_KVER_NEW" "linux-headers-$QT_KVER_NEW" \
 			"linux-headers-${QT_KVER_NEW%-amd64}-common"; do
-			(cd "$debs" && apt-get download -q "$p" >/dev/null) || qt_fail "apt-get download $p failed"
+			(cd "$debs" && apt-get download -q -o APT::Sandbox::User=root "$p" >/dev/null) || qt_fail "apt-get download $p failed"
 		done
 		touch "$debs/.complete"
 	fi
@@ -37,4 +37,4 @@ test_run() {
 	qt_expect "$QT_LAST_LOG" "TEST-02-UPGRADE-BOOT2-PASS-61fa" "boot 2 (kernel $QT_KVER_NEW)"
 }
 
-qt_main "$@"
+qt_main "$@"; exit $?

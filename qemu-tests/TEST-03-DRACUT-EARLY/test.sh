@@ -33,4 +33,4 @@ test_run() {
 	qt_expect "$QT_LAST_LOG" "TEST-03-DRACUT-PASS-5d08" "early-load checks"
 }
 
-qt_main "$@"
+qt_main "$@"; exit $?

@@ -39,4 +39,4 @@ test_run() {
 	qt_expect "$QT_LAST_LOG" "TEST-04-APPEND-BOOT2-PASS-c7e1" "boot 2 (load from the appended segment)"
 }
 
-qt_main "$@"
+qt_main "$@"; exit $?

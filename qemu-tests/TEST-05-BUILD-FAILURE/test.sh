@@ -20,4 +20,4 @@ test_run() {
 	printf '  %-24s %7s ms\n' "agent (failed build)" "$(qt_value "$QT_LAST_LOG" agent-ms)"
 }
 
-qt_main "$@"
+qt_main "$@"; exit $?

@@ -18,4 +18,4 @@ test_run() {
 	qt_expect "$QT_LAST_LOG" "TEST-06-ROOTFS-PASS-a41d" "root file system check"
 }
 
-qt_main "$@"
+qt_main "$@"; exit $?
