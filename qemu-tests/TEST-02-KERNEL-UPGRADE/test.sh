@@ -9,6 +9,10 @@
 # shellcheck source=../test-functions
 . "$(dirname "$0")/../test-functions"
 
+# Boot 1 unpacks a whole Debian kernel package (~4,000 modules) under TCG,
+# then builds and runs dracut: far more than a plain boot.
+QT_BOOT_TIMEOUT=${QT_BOOT_TIMEOUT_UPGRADE:-1500}
+
 test_setup() {
 	qt_guest_kvers
 	[ -n "$QT_KVER_NEW" ] || qt_skip "the archive has only one kernel ABI of this series: no upgrade to test"

@@ -9,6 +9,9 @@
 # shellcheck source=../test-functions
 . "$(dirname "$0")/../test-functions"
 
+# The setup boot builds two modules and runs dracut under TCG.
+QT_SETUP_TIMEOUT=${QT_SETUP_TIMEOUT_DRACUT:-900}
+
 QT_QEMU_ARGS=(-device pci-testdev)
 
 test_setup() {
