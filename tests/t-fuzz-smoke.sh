@@ -24,7 +24,7 @@ for f in "$TOP"/tests/fuzz/fuzz-*.c; do
 	[ "$n" = util ] || targets+=("$n")
 done
 [ ${#targets[@]} -gt 0 ] || fail "no fuzz targets found"
-FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-10} FUZZ_JOBS=${#targets[@]} SEEDS_DRACUT=0 \
+FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-10} FUZZ_JOBS=${#targets[@]} SEEDS_DRACUT=0 FUZZ_CORPUS=$T/corpus \
 	"$TOP/tests/fuzz/run" "${targets[@]}" | tee "$T/run.log"
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] || fail "a fuzz target failed (logs in $TOP/build-fuzz/logs)"
