@@ -55,7 +55,7 @@ struct parser {
 	size_t len, pos;
 	struct shvars *vars;
 	const char *reason;
-	bool unbound; /* stopped at a variable bash's `set -u` would die on */
+	bool unbound;	/* stopped at a variable bash's `set -u` would die on */
 	unsigned depth; /* of `[ ... ] && [ ... ] && ...`, which recurses */
 };
 
