@@ -205,6 +205,15 @@ static int refresh_initramfs(const struct dk_ctx *ctx, const struct agent_config
 	return r;
 }
 
+/* Set while a refresh of kver's initramfs is owed: written before modules
+ * are installed, removed once the image is refreshed (or needs nothing), so
+ * a boot interrupted in between is finished by the next one. */
+static char *refresh_marker(const struct dk_ctx *ctx, const char *kver)
+{
+	_cleanup_free_ char *n = xasprintf(".initramfs-pending-%s", kver);
+	return ctx_dkms_path(ctx, n);
+}
+
 /* The work the boot run does when something is missing. */
 static int boot_repair(struct dk_ctx *ctx, const struct agent_config *cfg, const char *kver,
 		       const char *arch)
@@ -212,16 +221,21 @@ static int boot_repair(struct dk_ctx *ctx, const struct agent_config *cfg, const
 	_cleanup_close_ int lock = lock_tree(ctx, 0);
 	if (lock < 0)
 		return log_error_errno(lock, "Cannot lock the dkms tree: %m");
+	/* For boot, --force retries failed builds and re-checks the initramfs;
+	 * it does not rebuild what is installed. */
 	ctx->skip_current_failures = !ctx->force;
+	ctx->force = false;
 	_cleanup_strv_free_ char **kernels = NULL;
 	strv_consume(&kernels, xasprintf("%s/%s", kver, arch));
+	_cleanup_free_ char *marker = refresh_marker(ctx, kver);
+	write_file_atomic(marker, "", 0, 0644);
 	int installed = 0;
 	int failed = autoinstall_kernels(ctx, kernels, &installed);
 	struct agent_mod *mods = NULL;
 	size_t n = 0;
 	agent_scan(ctx, kver, arch, false, &mods, &n);
-	if (installed > 0)
-		refresh_initramfs(ctx, cfg, kver, mods, n);
+	if (refresh_initramfs(ctx, cfg, kver, mods, n) >= 0)
+		unlink(marker);
 	if (cfg->load_modules)
 		load_needed(ctx, mods, n, kver);
 	agent_mods_free(mods, n);
@@ -241,12 +255,14 @@ int cmd_boot(struct dk_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		work += agent_mod_needs_work(&mods[i], ctx->force);
 	agent_mods_free(mods, n);
-	if (work == 0)
+	_cleanup_free_ char *marker = refresh_marker(ctx, kver);
+	if (work == 0 && !path_exists(marker) && !ctx->force)
 		return 0;
 
 	struct agent_config cfg;
 	agent_config_load(ctx, &cfg);
-	log_info("%zu module(s) missing for %s: building", work, kver);
+	if (work)
+		log_info("%zu module(s) missing for %s: building", work, kver);
 	pid_t pid = fork();
 	if (pid < 0) {
 		int r = boot_repair(ctx, &cfg, kver, arch);

@@ -247,9 +247,16 @@ static int undo(struct dk_ctx *ctx, char **kernels, bool unbuild)
 			install_remove(ctx, pkg, k, a);
 			if (!strv_contains(depmod, k))
 				strv_push(&depmod, k);
-		} else if (!unbuild) {
-			log_info("Module %s/%s is not installed for kernel %s (%s). Skipping...",
-				 ctx->module, ctx->version, k, a);
+		} else {
+			/* Files an interrupted install or uninstall left behind. */
+			_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
+			_cleanup_free_ char *err = NULL;
+			if (module_load(ctx, ctx->module, ctx->version, NULL, k, a, &pkg, &err) >= 0 &&
+			    install_remove_strays(ctx, pkg, k, a) > 0 && !strv_contains(depmod, k))
+				strv_push(&depmod, k);
+			if (!unbuild)
+				log_info("Module %s/%s is not installed for kernel %s (%s). Skipping...",
+					 ctx->module, ctx->version, k, a);
 		}
 		if (unbuild) {
 			_cleanup_free_ char *base = tree_path(&t, ctx->module, ctx->version, k, a);
@@ -362,9 +369,10 @@ static bool failure_is_current(const struct dk_ctx *ctx, const struct dk_pkg *pk
 
 /* Queues the newest added version of every AUTOINSTALL module not yet
  * installed for kver/arch. */
-static void autoinstall_collect(struct dk_ctx *ctx, const struct dk_tree *t, char **mods,
-				const char *kver, const char *arch, struct dk_job **jobs, size_t *n)
+static int autoinstall_collect(struct dk_ctx *ctx, const struct dk_tree *t, char **mods,
+			       const char *kver, const char *arch, struct dk_job **jobs, size_t *n)
 {
+	int failed = 0;
 	for (size_t i = 0; mods && mods[i]; i++) {
 		_cleanup_strv_free_ char **vs = NULL;
 		tree_list_versions(t, mods[i], &vs);
@@ -384,6 +392,7 @@ static void autoinstall_collect(struct dk_ctx *ctx, const struct dk_tree *t, cha
 		_cleanup_free_ char *err = NULL;
 		if (module_load(ctx, mods[i], newest, NULL, kver, arch, &pkg, &err) < 0) {
 			log_error("%s", err);
+			failed++;
 			continue;
 		}
 		if (!pkg->autoinstall)
@@ -395,6 +404,7 @@ static void autoinstall_collect(struct dk_ctx *ctx, const struct dk_tree *t, cha
 		}
 		ops_job_add(jobs, n, mods[i], newest, kver, arch);
 	}
+	return failed;
 }
 
 int autoinstall_kernels(struct dk_ctx *ctx, char **kernels, int *ret_installed)
@@ -405,13 +415,14 @@ int autoinstall_kernels(struct dk_ctx *ctx, char **kernels, int *ret_installed)
 	tree_list_modules(&t, &mods);
 	struct dk_job *jobs = NULL;
 	size_t n = 0;
+	int failed = 0;
 	for (size_t k = 0; kernels && kernels[k]; k++) {
 		_cleanup_free_ char *kver = NULL, *arch = NULL;
 		module_split_kernel(ctx, kernels[k], &kver, &arch);
-		autoinstall_collect(ctx, &t, mods, kver, arch, &jobs, &n);
+		failed += autoinstall_collect(ctx, &t, mods, kver, arch, &jobs, &n);
 	}
 	free(t.dir);
-	int failed = n ? ops_run(ctx, jobs, n, OPS_INSTALL) : 0;
+	failed += n ? ops_run(ctx, jobs, n, OPS_INSTALL) : 0;
 	int installed = 0;
 	for (size_t i = 0; i < n; i++)
 		installed += jobs[i].installed;

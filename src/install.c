@@ -41,6 +41,15 @@ char *install_dest_location(const struct dk_ctx *ctx, const struct dk_pkg *pkg, 
 	return xstrdup(isempty(loc) ? "/updates/dkms" : loc);
 }
 
+static bool same_file_content(const char *a, const char *b)
+{
+	_cleanup_free_ char *ca = NULL, *cb = NULL;
+	size_t la, lb;
+	if (read_full_file(a, &ca, &la, 0) < 0 || read_full_file(b, &cb, &lb, 0) < 0)
+		return false;
+	return la == lb && memcmp(ca, cb, la) == 0;
+}
+
 static char *built_file(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 			const char *arch, size_t i)
 {
@@ -69,8 +78,8 @@ static int check_version(const struct dk_ctx *ctx, const char *kver, const char 
 	return -EEXIST;
 }
 
-int install_module(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
-		   const char *arch, char **ret_error)
+int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+		  const char *arch, char **ret_error)
 {
 	_cleanup_strv_free_ char **srcs = NULL, **dsts = NULL;
 	for (size_t i = 0; i < pkg->n_modules; i++) {
@@ -102,6 +111,12 @@ int install_module(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const cha
 			return r;
 		}
 	}
+	return 0;
+}
+
+int install_publish(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+		    const char *arch, char **ret_error)
+{
 	_cleanup_free_ char *name = xasprintf("kernel-%s-%s", kver, arch);
 	_cleanup_free_ char *lp = ctx_dkms_path(ctx, pkg->name, name);
 	_cleanup_free_ char *target = xasprintf("%s/%s/%s", pkg->version, kver, arch);
@@ -109,6 +124,26 @@ int install_module(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const cha
 	if (r < 0)
 		*ret_error = xasprintf("Failed to create %s: %s", lp, strerror(-r));
 	return r;
+}
+
+int install_remove_strays(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+			  const char *arch)
+{
+	_cleanup_free_ char *stop = ctx_install_path(ctx, kver);
+	int n = 0;
+	for (size_t i = 0; i < pkg->n_modules; i++) {
+		_cleanup_free_ char *built = built_file(ctx, pkg, kver, arch, i);
+		_cleanup_free_ char *loc = install_dest_location(ctx, pkg, i);
+		_cleanup_free_ char *dir = ctx_install_path(ctx, kver, loc);
+		_cleanup_free_ char *f = tree_find_module_file(dir, pkg->modules[i].dest_name);
+		if (!built || !f || !same_file_content(built, f))
+			continue;
+		if (unlink(f) == 0) {
+			rmdir_parents(f, stop);
+			n++;
+		}
+	}
+	return n;
 }
 
 int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,

@@ -11,11 +11,19 @@
  * Debian, Ubuntu and Arch), for module i of pkg. */
 char *install_dest_location(const struct dk_ctx *ctx, const struct dk_pkg *pkg, size_t i);
 
-/* Installs the built m/v/kver/arch. Returns 0; -EEXIST when a newer module of
- * the same name is in the kernel (message in *ret_error; --force overrides);
- * other -errno. Does not run depmod. */
-int install_module(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
-		   const char *arch, char **ret_error);
+/* Copies the built m/v/kver/arch into the kernel's module directory
+ * (atomically, file by file). Returns 0; -EEXIST when a newer module of the
+ * same name is in the kernel (message in *ret_error; --force overrides);
+ * other -errno. Does not run depmod, does not mark it installed. */
+int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+		  const char *arch, char **ret_error);
+/* Marks it installed: the kernel-<kver>-<arch> link, written last. */
+int install_publish(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+		    const char *arch, char **ret_error);
+/* Removes installed files identical to the built ones of m/v/kver/arch,
+ * left by an interrupted install or uninstall (no link). Returns how many. */
+int install_remove_strays(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+			  const char *arch);
 /* Removes what install_module placed, link first. Does not run depmod. */
 int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 		   const char *arch);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -147,6 +148,8 @@ static int start_child(const struct dk_ctx *ctx, struct dk_job *j, struct child 
 		return -errno;
 	if (pid == 0) {
 		close(p[0]);
+		/* A build dies with the command that started it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		child_main(ctx, j, p[1]);
 	}
 	close(p[1]);
@@ -231,6 +234,9 @@ static void build_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 				   xasprintf("%s/%s: missing dependencies", jobs[i].m, jobs[i].v));
 }
 
+/* Files first, then depmod, then the "installed" links: a crash at any
+ * point leaves modules that the next run installs again (no link), never a
+ * link without its files or without depmod having seen them. */
 static void install_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 {
 	_cleanup_strv_free_ char **kernels = NULL;
@@ -239,21 +245,31 @@ static void install_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 		if (j->code != 0 || !j->pkg)
 			continue;
 		char *err = NULL;
-		int r = install_module(ctx, j->pkg, j->kver, j->arch, &err);
+		int r = install_files(ctx, j->pkg, j->kver, j->arch, &err);
 		if (r < 0) {
 			job_finish(j, r == -EEXIST ? DK_EXIT_INSTALL_ABORTED : DK_EXIT_BUILD_FAILED, err);
 			continue;
 		}
-		j->installed = true;
-		log_info("Installed %s/%s for %s (%s)", j->m, j->v, j->kver, j->arch);
 		if (!strv_contains(kernels, j->kver))
 			strv_push(&kernels, j->kver);
 	}
 	for (size_t k = 0; !ctx->no_depmod && kernels && kernels[k]; k++) {
 		log_info("Running depmod for %s", kernels[k]);
-		int r = install_depmod(ctx, kernels[k]);
-		if (r != 0)
+		if (install_depmod(ctx, kernels[k]) != 0)
 			log_warning("depmod failed for %s", kernels[k]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct dk_job *j = &jobs[i];
+		if (j->code != 0 || !j->pkg)
+			continue;
+		char *err = NULL;
+		int r = install_publish(ctx, j->pkg, j->kver, j->arch, &err);
+		if (r < 0) {
+			job_finish(j, DK_EXIT_BUILD_FAILED, err);
+			continue;
+		}
+		j->installed = true;
+		log_info("Installed %s/%s for %s (%s)", j->m, j->v, j->kver, j->arch);
 	}
 }
 

@@ -99,6 +99,15 @@ static void add_error(char ***errors, const char *file, const char *fmt, ...)
 	strv_consume(errors, xasprintf("%s: Error! %s", file, m));
 }
 
+/* A ".." component would lead a build or an install out of its directory. */
+static bool has_dotdot(const char *s)
+{
+	for (const char *p = s; (p = strstr(p, "..")); p += 2)
+		if ((p == s || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
+			return true;
+	return false;
+}
+
 static void set_modules(struct dk_pkg *p, const struct dk_conf *c, char ***errors)
 {
 	unsigned size = 0;
@@ -139,6 +148,15 @@ static void set_modules(struct dk_pkg *p, const struct dk_conf *c, char ***error
 			add_error(errors, p->conf_path,
 				  "'%s' directive ends in '.o' or '.ko' in record #%u.",
 				  "DEST_MODULE_NAME", i);
+		static const char *const names[] = { "BUILT_MODULE_NAME", "BUILT_MODULE_LOCATION",
+						     "DEST_MODULE_NAME", "DEST_MODULE_LOCATION" };
+		const char *values[] = { m->built_name, m->built_location, m->dest_name,
+					 m->dest_location };
+		for (size_t k = 0; k < ELEMENTSOF(names); k++)
+			if (has_dotdot(values[k]) || (k != 1 && k != 3 && strchr(values[k], '/')))
+				add_error(errors, p->conf_path,
+					  "Directive '%s' leads outside its directory ('%s') in record #%u.",
+					  names[k], values[k], i);
 		if (!*m->dest_location)
 			add_error(errors, p->conf_path,
 				  "No '%s' directive specified for record #%u.",

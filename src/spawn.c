@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -11,8 +12,11 @@
 
 static const struct spawn_opts default_opts = { .out_fd = -1 };
 
-static void child_setup(const struct spawn_opts *o, int capture_fd)
+static void child_setup(const struct spawn_opts *o_in, int capture_fd, pid_t parent)
 {
+	struct spawn_opts copy = *o_in;
+	copy.parent = parent;
+	const struct spawn_opts *o = &copy;
 	if (o->cwd && chdir(o->cwd) < 0)
 		_exit(127);
 	int devnull = open("/dev/null", O_RDWR);
@@ -34,8 +38,15 @@ static void child_setup(const struct spawn_opts *o, int capture_fd)
 		if (setgroups(1, &o->gid) < 0 || setgid(o->gid) < 0 || setuid(o->uid) < 0)
 			_exit(126);
 	}
-	/* A new process group, so a timeout can kill make and its children. */
-	setpgid(0, 0);
+	/* When we are killed, so is the child (set after the user change,
+	 * which clears it). A new process group only when a timeout must be
+	 * able to kill the whole tree; otherwise a signal to our group (Ctrl-C,
+	 * systemd stopping the unit) reaches make too. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != o->parent)
+		_exit(127);
+	if (o->timeout_sec)
+		setpgid(0, 0);
 }
 
 int spawn_start(char *const *argv, const struct spawn_opts *opts, pid_t *ret_pid)
@@ -43,12 +54,13 @@ int spawn_start(char *const *argv, const struct spawn_opts *opts, pid_t *ret_pid
 	const struct spawn_opts *o = opts ? opts : &default_opts;
 	fflush(stdout);
 	fflush(stderr);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_DFL);
-		child_setup(o, -1);
+		child_setup(o, -1, parent);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
@@ -109,6 +121,7 @@ int spawn_capture(char *const *argv, const struct spawn_opts *opts, char **ret)
 		return -errno;
 	fflush(stdout);
 	fflush(stderr);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(p[0]);
@@ -116,7 +129,7 @@ int spawn_capture(char *const *argv, const struct spawn_opts *opts, char **ret)
 		return -errno;
 	}
 	if (pid == 0) {
-		child_setup(o, p[1]);
+		child_setup(o, p[1], parent);
 		execvp(argv[0], argv);
 		_exit(127);
 	}

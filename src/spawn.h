@@ -14,6 +14,7 @@ struct spawn_opts {
 	gid_t gid;
 	int run_as_user;
 	int quiet;                /* discard output when out_fd < 0 */
+	pid_t parent;             /* internal */
 };
 
 /* Runs argv[0] (searched in $PATH) and waits. Returns the exit status (0-255),
