@@ -61,7 +61,7 @@ crash() {
 	[ -z "$left" ] || { nap 0.05; left=$(survivors "$pid"); }
 	if [ -n "$left" ]; then
 		if [ "$orphans_seen" -eq 0 ]; then
-			# KNOWN BUG: spawn.c puts every child (make, depmod) in its own
+			# REGRESSION (fixed): spawn.c puts every child (make, depmod) in its own
 			# process group, so killing dkms-agent's group leaves them running.
 			regression "kill -KILL -- -PGID of dkms-agent left processes running: $(echo "$left" | head -3 | tr '\n' ';')"
 		fi
@@ -213,7 +213,7 @@ fully_installed() {
 			cmp -s "$f" "$ROOT/var/lib/dkms/$m/$v/$K/$A/module/$(basename "$f")" ||
 				fail "$what: after repair $f differs from the built copy"
 			if ! grep -qs "updates/dkms/$(basename "$f"):" "$ROOT/lib/modules/$K/modules.dep"; then
-				# KNOWN BUG: killed after the kernel-K-A link but before depmod,
+				# REGRESSION (fixed): killed after the kernel-K-A link but before depmod,
 				# the module counts as installed and no later run reruns depmod.
 				regression "$what: after kill + repair, $MD/$(basename "$f") is not in modules.dep"
 			fi
@@ -277,7 +277,7 @@ repair_and_verify() { # OP
 		[ "$rc" -eq 0 ] || [ "$rc" -eq 3 ] || fail "remove: repeating it exited $rc: $(cat "$T/repair.out")"
 		[ -z "$(dk status hello)" ] || fail "remove: hello still in the tree after repeating remove: $(dk status hello)"
 		if first "$ROOT/$MD"/hello.ko* >/dev/null; then
-			# KNOWN BUG: install_remove() unlinks kernel-K-A before the module
+			# REGRESSION (fixed): install_remove() unlinks kernel-K-A before the module
 			# files; killed in between, the files stay and nothing removes them.
 			regression "remove: $MD/hello.ko left behind after a kill and a repeated remove (rc $rc)"
 		fi
@@ -287,7 +287,7 @@ repair_and_verify() { # OP
 		dk boot -k "$K" >"$T/repair.out" 2>&1 || fail "$op: repair boot failed: $(cat "$T/repair.out")"
 		fully_installed "$op" hello twoko
 		if ! "$DKMS_AGENT" initramfs has "$ROOT/$IMG" "$MD/hello.ko" "$ROOT/$MD/hello.ko" >/dev/null 2>&1; then
-			# KNOWN BUG: killed after the install but before the append, the
+			# REGRESSION (fixed): killed after the install but before the append, the
 			# next boot takes the fast path and never refreshes the initramfs.
 			regression "$op: after kill ($crash_rc) + boot the initramfs still holds the old hello.ko"
 		fi

@@ -205,7 +205,7 @@ expect_err "dangling source: build --force" 8 "hello" dk build hello/1.0 -k "$K"
 rc=0
 dk autoinstall -k "$K" --force >"$T/out" 2>&1 || rc=$?
 grep -q "hello/1.0/source/dkms.conf" "$T/out" || fail "dangling source: autoinstall does not name the file: $(cat "$T/out")"
-# KNOWN BUG: autoinstall_collect() logs the unreadable dkms.conf and goes on;
+# REGRESSION (fixed): autoinstall_collect() logs the unreadable dkms.conf and goes on;
 # the run exits 0 although a module could not be installed.
 [ "$rc" -eq 11 ] || regression "dangling source: autoinstall --force exits $rc, not 11, after: $(head -n1 "$T/out")"
 rc=0
