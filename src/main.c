@@ -49,7 +49,7 @@ static int cmd_help(struct dk_ctx *ctx, int argc, char **argv)
 		printf("  %-15s %s\n", verbs[i].name, verbs[i].help);
 	printf("\nOptions: -m M -v V -k KVER[/ARCH] -a ARCH --all --force -j N --kernelsourcedir DIR\n"
 	       "         --dkmstree DIR --sourcetree DIR --installtree DIR --no-depmod --no-initramfs\n"
-	       "         --root DIR --json --all-kernels --verbose -q -V\n");
+	       "         --root DIR --json --all-kernels --root-device DEV --verbose -q -V\n");
 	return 0;
 }
 
