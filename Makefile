@@ -185,7 +185,8 @@ bench-deps:
 # prints each test's time and ends with "N passed, N failed".
 QEMU_TESTS ?= TEST-*
 
-qemu-check: all
+qemu-check: deps all
+	@.ci/deps qemu-tests/packages
 	@O=$(O) qemu-tests/run-all '$(QEMU_TESTS)'
 
 .PHONY: qemu-check
