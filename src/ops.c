@@ -96,7 +96,8 @@ static void prepare_signing(const struct dk_ctx *ctx, struct dk_job *jobs, size_
 		if (sign_prepare(ctx, jobs[i].kver, kconfig, &s, NULL) > 0) {
 			int r = sign_ensure_key(&s, NULL);
 			if (r < 0)
-				log_warning_errno(r, "Cannot create the signing key %s: %m", s.key);
+				log_warning_errno(r, r == -ENOENT ? "Cannot create the signing key %s: openssl is not installed" : "Cannot create the signing key %s: %m",
+						  s.key);
 			sign_done(&s);
 			return;
 		}

@@ -87,7 +87,8 @@ int sign_ensure_key(const struct dk_signer *s, const char *log_path)
 	if (r != 0) {
 		unlink(tk);
 		unlink(tc);
-		return r < 0 ? r : -EIO;
+		/* 127: the program could not be run at all. */
+		return r < 0 ? r : r == 127 ? -ENOENT : -EIO;
 	}
 	if (rename(tk, s->key) < 0 || rename(tc, s->cert) < 0)
 		return -errno;
