@@ -107,7 +107,9 @@ static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *r
 	if (!ds)
 		return -ENOMEM;
 	unsigned long long hint = ZSTD_getFrameContentSize(buf, end);
-	size_t cap = hint < (1u << 30) && hint > 0 ? (size_t)hint + 1 : 1u << 20;
+	/* The frame's claimed size is a hint, not a promise: a 13-byte frame
+	 * may claim a GiB. Trust it up to 64 MiB; beyond, grow as data comes. */
+	size_t cap = hint < (64u << 20) && hint > 0 ? (size_t)hint + 1 : 1u << 20;
 	size_t outlen = 0;
 	uint8_t *out = xmalloc(cap);
 	ZSTD_inBuffer in = {buf, end, 0};
