@@ -25,7 +25,15 @@ for f in "$TOP"/tests/fuzz/fuzz-*.c; do
 done
 [ ${#targets[@]} -gt 0 ] || fail "no fuzz targets found"
 FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-10} FUZZ_JOBS=${#targets[@]} SEEDS_DRACUT=0 FUZZ_CORPUS=$T/corpus \
+	FUZZ_LOGS=$T/logs \
 	"$TOP/tests/fuzz/run" "${targets[@]}" | tee "$T/run.log"
 rc=${PIPESTATUS[0]}
-[ "$rc" -eq 0 ] || fail "a fuzz target failed (logs in $TOP/build-fuzz/logs)"
+if [ "$rc" -ne 0 ]; then
+	for f in "$T"/logs/*.log; do
+		grep -qE 'ERROR|runtime error|check failed' "$f" || continue
+		echo "== $f"
+		grep -A 30 -E 'ERROR|runtime error|check failed' "$f" | head -n 40
+	done
+	fail "a fuzz target failed (artifacts in $TOP/build-fuzz/artifacts)"
+fi
 ok "${#targets[@]} fuzz targets: $(tail -n1 "$T/run.log")"
