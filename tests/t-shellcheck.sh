@@ -23,12 +23,12 @@ files=()
 while IFS= read -r f; do
 	is_shell "$f" && files+=("$f")
 done < <(git ls-files agent mkinitcpio-hook dracut-module tests bench qemu-tests .ci 2>/dev/null |
-	grep -v '^tests/fixtures/' | grep -v '^tests/integration/' | LC_ALL=C sort -u)
+	grep -v '^tests/fixtures/' | grep -v '^tests/integration/' | grep -Ev '^tests/fuzz/(corpus|regressions)/' | LC_ALL=C sort -u)
 # Files not yet committed (a work tree in progress) are checked too.
 while IFS= read -r f; do
 	is_shell "$f" && files+=("$f")
 done < <(git ls-files --others --exclude-standard agent mkinitcpio-hook dracut-module tests bench qemu-tests .ci 2>/dev/null |
-	grep -v '^tests/fixtures/' | grep -v '^tests/integration/' | LC_ALL=C sort -u)
+	grep -v '^tests/fixtures/' | grep -v '^tests/integration/' | grep -Ev '^tests/fuzz/(corpus|regressions)/' | LC_ALL=C sort -u)
 [ ${#files[@]} -gt 0 ] || fail "no shell files found"
 
 bad=()
