@@ -6,9 +6,11 @@
  *
  * Each operation takes bytes: op, base, n components, components..., and
  * for a link the target's components (relative, or absolute inside the
- * root), for a file a content choice. Targets may climb out with ".." a
- * little; everything only reads, so that at worst reads the host. */
+ * root), for a file a content choice. Every directory, file and link is
+ * created inside the root (each step checked with realpath); link targets
+ * may point a little outside it, which the readers only read. */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,28 +86,80 @@ static void components(struct input *in, char *buf, size_t len, unsigned *ret_do
 		*ret_dotdots = dd;
 }
 
+static char root_real[PATH_MAX];
+
+static bool inside_root(const char *p)
+{
+	char rp[PATH_MAX];
+	size_t n = strlen(root_real);
+	return realpath(p, rp) && strncmp(rp, root_real, n) == 0 && (rp[n] == 0 || rp[n] == '/');
+}
+
+/* Walks rel under root, creating the missing directories one at a time and
+ * checking each step with realpath: neither ".." nor a symbolic link made by
+ * an earlier operation may lead a write outside the root. With all set,
+ * every component is made a directory; otherwise *ret_parent is the checked
+ * directory and *ret_last the last component, still to be created. */
+static bool walk(const char *rel, bool all, char *ret_parent, const char **ret_last)
+{
+	char cur[PATH_MAX];
+	const char *c = rel, *next;
+	snprintf(cur, sizeof(cur), "%s", root_real);
+	for (;; c = next + 1) {
+		while (*c == '/')
+			c++;
+		next = strchr(c, '/');
+		if (!*c || (!next && !all))
+			break;
+		size_t l = next ? (size_t)(next - c) : strlen(c);
+		if (strlen(cur) + l + 2 > sizeof(cur))
+			return false;
+		strcat(cur, "/");
+		strncat(cur, c, l);
+		(void)mkdir(cur, 0755); /* its parent was checked */
+		if (!inside_root(cur))
+			return false;
+		if (!next)
+			break;
+	}
+	if (all)
+		return true;
+	if (!*c || strchr(c, '/'))
+		return false;
+	snprintf(ret_parent, PATH_MAX, "%s", cur);
+	*ret_last = c;
+	return true;
+}
+
 static void build(struct input *in)
 {
 	rm_rf(root);
 	for (size_t b = 0; b + 1 < N_BASES; b++)
 		fuzz_mkdir_p(fuzz_path(0, "root/%s", bases[b]));
+	if (!realpath(root, root_real))
+		abort();
 	for (unsigned ops = 0; ops < 48 && in->p < in->end; ops++) {
 		unsigned op = take(in);
-		char rel[512], target[512], path[1024];
-		snprintf(path, sizeof(path), "%s/%s", root, bases[take(in) % N_BASES]);
-		components(in, rel, sizeof(rel), NULL);
-		strncat(path, "/", sizeof(path) - strlen(path) - 1);
-		strncat(path, rel, sizeof(path) - strlen(path) - 1);
+		char rel[512], rest[512], target[512], parent[PATH_MAX], path[PATH_MAX + 512];
+		const char *last;
+		snprintf(rel, sizeof(rel), "%s/", bases[take(in) % N_BASES]);
+		components(in, rest, sizeof(rest), NULL);
+		strncat(rel, rest, sizeof(rel) - strlen(rel) - 1);
+		if (op % 4 == 0) {
+			(void)walk(rel, true, NULL, NULL);
+			continue;
+		}
+		if (!walk(rel, false, parent, &last))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", parent, last);
 		switch (op % 4) {
-		case 0:
-			(void)mkdir_p(path, 0755);
-			break;
 		case 1: {
+			/* Link targets are only read: they may point a little outside. */
 			unsigned dd;
 			components(in, target, sizeof(target), &dd);
 			if (op & 0x10) {
-				char abs[1024];
-				snprintf(abs, sizeof(abs), "%s/%s", root, target);
+				char abs[PATH_MAX + 512];
+				snprintf(abs, sizeof(abs), "%s/%s", root_real, target);
 				(void)symlink(abs, path);
 			} else if (dd < 3) {
 				(void)symlink(target, path);
@@ -121,15 +175,9 @@ static void build(struct input *in)
 			}
 			break;
 		}
-		case 3: {
-			/* A parent chain first, so deep paths appear. */
-			char *slash = strrchr(path, '/');
-			*slash = 0;
-			(void)mkdir_p(path, 0755);
-			*slash = '/';
+		case 3:
 			(void)symlink(op & 0x20 ? "1.0/" KVER "/x86_64" : "../1.0", path);
 			break;
-		}
 		}
 	}
 }
