@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <stdio.h>
-#include <sys/stat.h>
 
 #include "agent.h"
 #include "install.h"
@@ -91,12 +90,6 @@ bool agent_mod_needs_work(const struct agent_mod *m, bool force)
 	}
 }
 
-static time_t mtime_of(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 ? st.st_mtime : 0;
-}
-
 /* Installed module files, judged from the tree: one per built file. */
 static bool installed_files(const struct dk_ctx *ctx, const struct dk_tree *t, struct agent_mod *m,
 			    const char *kver, const char *arch)
@@ -177,12 +170,10 @@ static void scan_one(const struct dk_ctx *ctx, const struct dk_tree *t, struct a
 		return;
 	}
 	_cleanup_free_ char *log = kbuild_failed_log(ctx, m->name, m->version, kver, arch);
-	time_t failed = mtime_of(log);
-	if (failed) {
-		_cleanup_free_ char *mk = path_join(ksrc, "Makefile");
+	if (path_exists(log)) {
 		m->state = AGENT_FAILED;
-		m->detail = xstrdup(log);
-		m->failure_is_current = failed >= mtime_of(pkg->conf_path) && failed >= mtime_of(mk);
+		m->detail = TAKE_PTR(log);
+		m->failure_is_current = kbuild_failure_is_current(ctx, pkg, kver, arch);
 		return;
 	}
 	m->state = AGENT_NOT_BUILT;

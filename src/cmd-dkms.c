@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <stdio.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
 
 #include "cmd-dkms.h"
@@ -350,23 +349,6 @@ int cmd_remove(struct dk_ctx *ctx, int argc, char **argv)
 	return undo_verb(ctx, argc, argv, true, true);
 }
 
-static time_t mtime_of(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 ? st.st_mtime : 0;
-}
-
-/* A failed build is retried only when its source or the kernel changed. */
-static bool failure_is_current(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
-			       const char *arch)
-{
-	_cleanup_free_ char *log = kbuild_failed_log(ctx, pkg->name, pkg->version, kver, arch);
-	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
-	_cleanup_free_ char *mk = path_join(ksrc, "Makefile");
-	time_t failed = mtime_of(log);
-	return failed && failed >= mtime_of(pkg->conf_path) && failed >= mtime_of(mk);
-}
-
 /* Queues the newest added version of every AUTOINSTALL module not yet
  * installed for kver/arch. */
 static int autoinstall_collect(struct dk_ctx *ctx, const struct dk_tree *t, char **mods,
@@ -397,7 +379,7 @@ static int autoinstall_collect(struct dk_ctx *ctx, const struct dk_tree *t, char
 		}
 		if (!pkg->autoinstall)
 			continue;
-		if (ctx->skip_current_failures && failure_is_current(ctx, pkg, kver, arch)) {
+		if (ctx->skip_current_failures && kbuild_failure_is_current(ctx, pkg, kver, arch)) {
 			log_info("%s/%s failed to build for %s before and nothing changed since: not retried (use --force)",
 				 mods[i], newest, kver);
 			continue;

@@ -35,6 +35,22 @@ char *kbuild_failed_log(const struct dk_ctx *ctx, const char *m, const char *v, 
 	return ctx_dkms_path(ctx, m, v, ".failed", n);
 }
 
+static time_t mtime_of(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 ? st.st_mtime : 0;
+}
+
+bool kbuild_failure_is_current(const struct dk_ctx *ctx, const struct dk_pkg *pkg,
+			       const char *kver, const char *arch)
+{
+	_cleanup_free_ char *log = kbuild_failed_log(ctx, pkg->name, pkg->version, kver, arch);
+	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
+	_cleanup_free_ char *mk = path_join(ksrc, "Makefile");
+	time_t failed = mtime_of(log);
+	return failed && failed >= mtime_of(pkg->conf_path) && failed >= mtime_of(mk);
+}
+
 bool kbuild_have_headers(const struct dk_ctx *ctx, const char *kver, char **ret_hint)
 {
 	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);

@@ -38,6 +38,10 @@ void kbuild_result_done(struct kbuild_result *res);
 /* Host path where a failed build's log is kept, and its stamp. */
 char *kbuild_failed_log(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
 			const char *arch);
+/* A failure log exists for pkg on kver/arch and neither dkms.conf nor the
+ * kernel headers changed since: retrying would fail the same way. */
+bool kbuild_failure_is_current(const struct dk_ctx *ctx, const struct dk_pkg *pkg,
+			       const char *kver, const char *arch);
 /* Headers present for kver? Sets *ret_hint to the Debian package otherwise. */
 bool kbuild_have_headers(const struct dk_ctx *ctx, const char *kver, char **ret_hint);
 /* Removes the built state m/v/kver/arch (and the failure record). */

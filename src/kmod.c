@@ -84,33 +84,6 @@ static struct kmod_ctx *ctx_new(const char *moddir)
 	return c;
 }
 
-int kmod_file_info(const char *path, const char *key, char **ret)
-{
-	_cleanup_(kmod_unrefp) struct kmod_ctx *c = ctx_new("/nonexistent");
-	if (!c)
-		return -ENOMEM;
-	_cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
-	int r = K(kmod_module_new_from_path)(c, path, &mod);
-	if (r < 0)
-		return r;
-	struct kmod_list *info = NULL, *it;
-	r = K(kmod_module_get_info)(mod, &info);
-	if (r < 0)
-		return r;
-	char *found = NULL;
-	for (it = info; it; it = K(kmod_list_next)(info, it)) {
-		if (streq(K(kmod_module_info_get_key)(it), key)) {
-			found = xstrdup(K(kmod_module_info_get_value)(it));
-			break;
-		}
-	}
-	K(kmod_module_info_free_list)(info);
-	if (!found)
-		return -ENODATA;
-	*ret = found;
-	return 0;
-}
-
 int kmod_file_values(const char *path, const char *key, char ***ret)
 {
 	_cleanup_(kmod_unrefp) struct kmod_ctx *c = ctx_new("/nonexistent");
@@ -131,6 +104,18 @@ int kmod_file_values(const char *path, const char *key, char ***ret)
 	}
 	K(kmod_module_info_free_list)(info);
 	*ret = l;
+	return 0;
+}
+
+int kmod_file_info(const char *path, const char *key, char **ret)
+{
+	_cleanup_strv_free_ char **l = NULL;
+	int r = kmod_file_values(path, key, &l);
+	if (r < 0)
+		return r;
+	if (!l[0])
+		return -ENODATA;
+	*ret = xstrdup(l[0]);
 	return 0;
 }
 
