@@ -12,8 +12,8 @@ const char *agent_state_name(enum agent_mod_state s)
 {
 	static const char *const names[] = {
 		[AGENT_INSTALLED] = "installed", [AGENT_STALE] = "stale",
-		[AGENT_BUILT] = "built",         [AGENT_NOT_BUILT] = "not-built",
-		[AGENT_FAILED] = "failed",       [AGENT_EXCLUDED] = "excluded",
+		[AGENT_BUILT] = "built",	 [AGENT_NOT_BUILT] = "not-built",
+		[AGENT_FAILED] = "failed",	 [AGENT_EXCLUDED] = "excluded",
 		[AGENT_BROKEN] = "broken",
 	};
 	return names[s];
@@ -81,12 +81,9 @@ bool agent_mod_needs_work(const struct agent_mod *m, bool force)
 	switch (m->state) {
 	case AGENT_BUILT:
 	case AGENT_NOT_BUILT:
-	case AGENT_STALE:
-		return m->autoinstall;
-	case AGENT_FAILED:
-		return m->autoinstall && (force || !m->failure_is_current);
-	default:
-		return false;
+	case AGENT_STALE: return m->autoinstall;
+	case AGENT_FAILED: return m->autoinstall && (force || !m->failure_is_current);
+	default: return false;
 	}
 }
 
@@ -203,7 +200,8 @@ int agent_scan(const struct dk_ctx *ctx, const char *kver, const char *arch, boo
 		if (!newest)
 			continue;
 		l = xrealloc(l, (n + 1) * sizeof(*l));
-		l[n] = (struct agent_mod){ .name = xstrdup(mods[i]), .version = xstrdup(newest),
+		l[n] = (struct agent_mod){ .name = xstrdup(mods[i]),
+					   .version = xstrdup(newest),
 					   .state = AGENT_NOT_BUILT };
 		scan_one(ctx, &t, &l[n], kver, arch, quick);
 		n++;

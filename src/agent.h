@@ -9,12 +9,12 @@
 
 enum agent_mod_state {
 	AGENT_INSTALLED,
-	AGENT_STALE,       /* installed, but vermagic names another kernel */
-	AGENT_BUILT,       /* built, not installed */
+	AGENT_STALE, /* installed, but vermagic names another kernel */
+	AGENT_BUILT, /* built, not installed */
 	AGENT_NOT_BUILT,
-	AGENT_FAILED,      /* last build failed; log kept */
-	AGENT_EXCLUDED,    /* BUILD_EXCLUSIVE */
-	AGENT_BROKEN,      /* dangling source, unreadable or invalid dkms.conf */
+	AGENT_FAILED,	/* last build failed; log kept */
+	AGENT_EXCLUDED, /* BUILD_EXCLUSIVE */
+	AGENT_BROKEN,	/* dangling source, unreadable or invalid dkms.conf */
 };
 
 struct agent_mod {
@@ -22,13 +22,13 @@ struct agent_mod {
 	enum agent_mod_state state;
 	bool autoinstall;
 	bool failure_is_current; /* failed, and neither source nor kernel changed since */
-	char *detail;            /* log path, exclusion reason, error */
-	char **files;            /* installed module files (host paths) */
+	char *detail;		 /* log path, exclusion reason, error */
+	char **files;		 /* installed module files (host paths) */
 	char **dest_names;
 };
 
 struct agent_config {
-	char *initramfs;     /* regenerate|append|off */
+	char *initramfs; /* regenerate|append|off */
 	char **early_modules;
 	unsigned boot_budget;
 	bool load_modules;

@@ -64,7 +64,8 @@ static bool listed_for_loading(const struct dk_ctx *ctx, const char *name)
 		dir_list(dir, &files);
 		for (size_t i = 0; files && files[i]; i++) {
 			_cleanup_free_ char *p = path_join(dir, files[i]), *c = NULL;
-			if (!endswith(files[i], ".conf") || read_full_file(p, &c, NULL, 1 << 20) < 0)
+			if (!endswith(files[i], ".conf") ||
+			    read_full_file(p, &c, NULL, 1 << 20) < 0)
 				continue;
 			_cleanup_strv_free_ char **w = strv_split(c, "\n");
 			for (size_t j = 0; w[j]; j++)
@@ -102,7 +103,8 @@ static void load_needed(const struct dk_ctx *ctx, struct agent_mod *mods, size_t
 	_cleanup_strv_free_ char **aliases = NULL;
 	collect_modaliases("/sys/devices", &aliases, 0);
 	for (size_t i = 0; i < n; i++) {
-		for (size_t f = 0; mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
+		for (size_t f = 0;
+		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
 			const char *file = mods[i].files[f];
 			_cleanup_free_ char *name = xstrdup(path_basename(file));
 			name[strcspn(name, ".")] = 0;
@@ -144,8 +146,8 @@ static int refresh_initramfs(const struct dk_ctx *ctx, const struct agent_config
 		bool early = strv_contains(cfg->early_modules, mods[i].name);
 		for (size_t f = 0; mods[i].files && mods[i].files[f]; f++) {
 			const char *file = mods[i].files[f];
-			_cleanup_free_ char *inside = xasprintf("lib/modules/%s/updates/dkms/%s", kver,
-								path_basename(file));
+			_cleanup_free_ char *inside = xasprintf("lib/modules/%s/updates/dkms/%s",
+								kver, path_basename(file));
 			const struct initramfs_file *old = initramfs_lookup(img, inside);
 			if (!old && !early)
 				continue;
@@ -163,9 +165,10 @@ static int refresh_initramfs(const struct dk_ctx *ctx, const struct agent_config
 		return 0;
 	}
 	if (r >= 0 && streq(cfg->initramfs, "append")) {
-		static const char *const idx[] = { "modules.dep", "modules.dep.bin", "modules.alias",
-						   "modules.alias.bin", "modules.symbols",
-						   "modules.symbols.bin", "modules.softdep" };
+		static const char *const idx[] = { "modules.dep",     "modules.dep.bin",
+						   "modules.alias",   "modules.alias.bin",
+						   "modules.symbols", "modules.symbols.bin",
+						   "modules.softdep" };
 		_cleanup_strv_free_ char **srcs = NULL;
 		for (size_t k = 0; k < ELEMENTSOF(idx); k++) {
 			_cleanup_free_ char *rel = xasprintf("lib/modules/%s/%s", kver, idx[k]);
@@ -198,8 +201,8 @@ static int refresh_initramfs(const struct dk_ctx *ctx, const struct agent_config
 			log_info("Regenerated %s with %s", imgs[0].path, initramfs_tool_name(tool));
 	}
 	if (r < 0)
-		log_warning_errno(r, "Initramfs of %s not refreshed (the old one is kept): %s", kver,
-				  reason ? reason : "failed");
+		log_warning_errno(r, "Initramfs of %s not refreshed (the old one is kept): %s",
+				  kver, reason ? reason : "failed");
 	free(adds);
 	initramfs_images_free(imgs, ni);
 	return r;
@@ -281,8 +284,9 @@ int cmd_boot(struct dk_ctx *ctx, int argc, char **argv)
 			break;
 		}
 		if (time(NULL) - start >= (time_t)cfg.boot_budget) {
-			log_warning("Boot budget of %u s spent: the build goes on in the background (pid %d)",
-				    cfg.boot_budget, (int)pid);
+			log_warning(
+				"Boot budget of %u s spent: the build goes on in the background (pid %d)",
+				cfg.boot_budget, (int)pid);
 			break;
 		}
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
@@ -295,7 +299,8 @@ int cmd_boot(struct dk_ctx *ctx, int argc, char **argv)
 int cmd_kernel_install(struct dk_ctx *ctx, int argc, char **argv)
 {
 	if (argc < 2 || (!streq(argv[0], "add") && !streq(argv[0], "remove"))) {
-		log_error("Usage: dkms-agent kernel-install add|remove KVER [ENTRY_DIR [IMAGE...]]");
+		log_error(
+			"Usage: dkms-agent kernel-install add|remove KVER [ENTRY_DIR [IMAGE...]]");
 		return 2;
 	}
 	_cleanup_close_ int lock = lock_tree(ctx, 0);
@@ -315,13 +320,15 @@ int cmd_kernel_install(struct dk_ctx *ctx, int argc, char **argv)
 		_cleanup_strv_free_ char **vs = NULL;
 		tree_list_versions(&t, mods[i], &vs);
 		for (size_t j = 0; vs && vs[j]; j++) {
-			_cleanup_free_ char *base = tree_path(&t, mods[i], vs[j], argv[1], ctx_arch(ctx));
+			_cleanup_free_ char *base =
+				tree_path(&t, mods[i], vs[j], argv[1], ctx_arch(ctx));
 			if (!path_is_dir(base))
 				continue;
 			_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 			_cleanup_free_ char *err = NULL;
 			if (tree_is_installed(&t, mods[i], vs[j], argv[1], ctx_arch(ctx)) &&
-			    module_load(ctx, mods[i], vs[j], NULL, argv[1], ctx_arch(ctx), &pkg, &err) >= 0)
+			    module_load(ctx, mods[i], vs[j], NULL, argv[1], ctx_arch(ctx), &pkg,
+					&err) >= 0)
 				install_remove(ctx, pkg, argv[1], ctx_arch(ctx));
 			kbuild_unbuild(ctx, mods[i], vs[j], argv[1], ctx_arch(ctx));
 			log_info("Removed %s/%s from %s", mods[i], vs[j], argv[1]);
@@ -344,7 +351,8 @@ int cmd_early_modules(struct dk_ctx *ctx, int argc, char **argv)
 	agent_scan(ctx, kver, arch, true, &mods, &n);
 	for (size_t i = 0; i < n; i++) {
 		bool early = strv_contains(cfg.early_modules, mods[i].name);
-		for (size_t f = 0; mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
+		for (size_t f = 0;
+		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
 			_cleanup_free_ char *name = xstrdup(path_basename(mods[i].files[f]));
 			name[strcspn(name, ".")] = 0;
 			if (early || strv_contains(cfg.early_modules, name) ||

@@ -70,19 +70,20 @@ static const char *remedy(const struct agent_mod *m, const char *kver)
 	case AGENT_BUILT:
 	case AGENT_NOT_BUILT:
 	case AGENT_STALE:
-		snprintf(buf, sizeof(buf), "dkms-agent boot -k %s   (or: dkms install %s/%s -k %s --force)",
-			 kver, m->name, m->version, kver);
+		snprintf(buf, sizeof(buf),
+			 "dkms-agent boot -k %s   (or: dkms install %s/%s -k %s --force)", kver,
+			 m->name, m->version, kver);
 		return buf;
 	case AGENT_FAILED:
-		snprintf(buf, sizeof(buf), "read %s, fix the source, then: dkms install %s/%s -k %s --force",
+		snprintf(buf, sizeof(buf),
+			 "read %s, fix the source, then: dkms install %s/%s -k %s --force",
 			 strempty(m->detail), m->name, m->version, kver);
 		return buf;
 	case AGENT_BROKEN:
 		snprintf(buf, sizeof(buf), "repair or remove it: dkms remove %s/%s --all", m->name,
 			 m->version);
 		return buf;
-	default:
-		return NULL;
+	default: return NULL;
 	}
 }
 
@@ -90,8 +91,8 @@ static bool mod_is_problem(const struct agent_mod *m)
 {
 	if (m->state == AGENT_BROKEN || m->state == AGENT_STALE)
 		return true;
-	return m->autoinstall && (m->state == AGENT_BUILT || m->state == AGENT_NOT_BUILT ||
-				  m->state == AGENT_FAILED);
+	return m->autoinstall &&
+	       (m->state == AGENT_BUILT || m->state == AGENT_NOT_BUILT || m->state == AGENT_FAILED);
 }
 
 /* Initramfs: does the image hold our installed modules, the same build? */
@@ -129,19 +130,22 @@ static void check_initramfs(const struct dk_ctx *ctx, struct report *rep, const 
 	} else {
 		printf("  - initramfs %s: %zu segment(s)", imgs[0].path, img->n_segments);
 		for (size_t s = 0; s < img->n_segments; s++)
-			printf("%s%s", s ? "+" : " ", initramfs_compression_name(img->segments[s].compression));
+			printf("%s%s", s ? "+" : " ",
+			       initramfs_compression_name(img->segments[s].compression));
 		putchar('\n');
 	}
 	bool first = true;
 	for (size_t i = 0; r >= 0 && i < n; i++) {
-		for (size_t f = 0; mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
+		for (size_t f = 0;
+		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
 			const char *file = mods[i].files[f];
-			_cleanup_free_ char *inside = xasprintf("lib/modules/%s/updates/dkms/%s", kver,
-								path_basename(file));
+			_cleanup_free_ char *inside = xasprintf("lib/modules/%s/updates/dkms/%s",
+								kver, path_basename(file));
 			_cleanup_free_ char *name = xstrdup(path_basename(file));
 			name[strcspn(name, ".")] = 0;
 			bool needed = strv_contains(cfg->early_modules, mods[i].name) ||
-				      strv_contains(cfg->early_modules, name) || streq_ptr(name, rootfs_type);
+				      strv_contains(cfg->early_modules, name) ||
+				      streq_ptr(name, rootfs_type);
 			const struct initramfs_file *in = initramfs_lookup(img, inside);
 			int same = in ? initramfs_file_matches(in, file) : 0;
 			bool bad = (in && same != 1) || (!in && needed);
@@ -149,12 +153,14 @@ static void check_initramfs(const struct dk_ctx *ctx, struct report *rep, const 
 			if (rep->json) {
 				printf("%s{", first ? "" : ",");
 				jkv("module", name, true);
-				printf("\"present\":%s,\"current\":%s,\"needed\":%s}", in ? "true" : "false",
-				       same == 1 ? "true" : "false", needed ? "true" : "false");
+				printf("\"present\":%s,\"current\":%s,\"needed\":%s}",
+				       in ? "true" : "false", same == 1 ? "true" : "false",
+				       needed ? "true" : "false");
 				first = false;
 			} else if (in) {
 				line(same == 1, "initramfs holds %s%s", name,
-				     same == 1 ? " (same build as installed)" : ": an OLDER build than the installed one");
+				     same == 1 ? " (same build as installed)"
+					       : ": an OLDER build than the installed one");
 			} else if (needed) {
 				line(false, "initramfs lacks %s, which early boot needs", name);
 			}
@@ -179,7 +185,8 @@ static void check_signing(const struct dk_ctx *ctx, struct report *rep, const ch
 	bool key = wants > 0 && path_exists(s.key) && path_exists(s.cert);
 	int unsigned_n = 0;
 	for (size_t i = 0; i < n; i++)
-		for (size_t f = 0; mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
+		for (size_t f = 0;
+		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
 			_cleanup_free_ char *sig = NULL;
 			if (kmod_file_info(mods[i].files[f], "sig_id", &sig) < 0)
 				unsigned_n++;
@@ -188,26 +195,29 @@ static void check_signing(const struct dk_ctx *ctx, struct report *rep, const ch
 	if (enforced && unsigned_n)
 		rep->problems++;
 	if (rep->json) {
-		printf("\"signing\":{\"kernel_signs\":%s,\"enforced\":%s,\"key\":", wants > 0 ? "true" : "false",
-		       enforced ? "true" : "false");
+		printf("\"signing\":{\"kernel_signs\":%s,\"enforced\":%s,\"key\":",
+		       wants > 0 ? "true" : "false", enforced ? "true" : "false");
 		if (wants > 0)
 			jstr(s.key);
 		else
 			fputs("null", stdout);
-		printf(",\"key_exists\":%s,\"unsigned_modules\":%d},", key ? "true" : "false", unsigned_n);
+		printf(",\"key_exists\":%s,\"unsigned_modules\":%d},", key ? "true" : "false",
+		       unsigned_n);
 	} else if (wants > 0) {
-		line(!(enforced && unsigned_n), "signing: the kernel checks module signatures%s; key %s %s; %d unsigned DKMS module(s)",
-		     enforced ? " and enforces them" : "", s.key, key ? "exists" : "missing", unsigned_n);
+		line(!(enforced && unsigned_n),
+		     "signing: the kernel checks module signatures%s; key %s %s; %d unsigned DKMS module(s)",
+		     enforced ? " and enforces them" : "", s.key, key ? "exists" : "missing",
+		     unsigned_n);
 		if (key)
-			printf("      (enrol it for Secure Boot once: mokutil --import %s)\n", s.cert);
+			printf("      (enrol it for Secure Boot once: mokutil --import %s)\n",
+			       s.cert);
 	}
 	if (wants > 0)
 		sign_done(&s);
 }
 
-static void check_kernel(struct dk_ctx *ctx, struct report *rep, const char *kver,
-			 const char *arch, const struct agent_config *cfg,
-			 const struct rootfs_info *rfs)
+static void check_kernel(struct dk_ctx *ctx, struct report *rep, const char *kver, const char *arch,
+			 const struct agent_config *cfg, const struct rootfs_info *rfs)
 {
 	struct utsname u;
 	uname(&u);
@@ -248,8 +258,8 @@ static void check_kernel(struct dk_ctx *ctx, struct report *rep, const char *kve
 			jkv("version", m->version, true);
 			jkv("state", agent_state_name(m->state), true);
 			jkv("detail", m->detail, true);
-			printf("\"autoinstall\":%s,\"problem\":%s}", m->autoinstall ? "true" : "false",
-			       bad ? "true" : "false");
+			printf("\"autoinstall\":%s,\"problem\":%s}",
+			       m->autoinstall ? "true" : "false", bad ? "true" : "false");
 			continue;
 		}
 		line(!bad, "%s/%s: %s%s%s", m->name, m->version, agent_state_name(m->state),
@@ -263,13 +273,15 @@ static void check_kernel(struct dk_ctx *ctx, struct report *rep, const char *kve
 	check_initramfs(ctx, rep, kver, mods, n, cfg, rfs->fstype);
 	/* A root filesystem whose module comes from DKMS must be there. */
 	for (size_t i = 0; rfs->fstype && i < n; i++) {
-		if (!strv_contains(mods[i].dest_names, rfs->fstype) && !streq(mods[i].name, rfs->fstype))
+		if (!strv_contains(mods[i].dest_names, rfs->fstype) &&
+		    !streq(mods[i].name, rfs->fstype))
 			continue;
 		if (mods[i].state != AGENT_INSTALLED) {
 			rep->problems++;
 			if (!rep->json)
 				printf("  \u2717 THE ROOT FILESYSTEM (%s) NEEDS %s FROM DKMS AND IT IS %s: the next boot of %s would fail\n",
-				       rfs->fstype, mods[i].name, agent_state_name(mods[i].state), kver);
+				       rfs->fstype, mods[i].name, agent_state_name(mods[i].state),
+				       kver);
 		}
 	}
 	check_signing(ctx, rep, kver, mods, n);
@@ -342,7 +354,8 @@ int cmd_check(struct dk_ctx *ctx, int argc, char **argv)
 	if (rep.json)
 		printf("],\"problems\":%d}\n", rep.problems);
 	else
-		printf("\n%s: %d problem(s) found\n", rep.problems ? "\u2717" : "\u2713", rep.problems);
+		printf("\n%s: %d problem(s) found\n", rep.problems ? "\u2717" : "\u2713",
+		       rep.problems);
 	rootfs_info_done(&rfs);
 	agent_config_done(&cfg);
 	return rep.problems ? 1 : 0;

@@ -44,8 +44,8 @@ static int check_pkg(const char *path, const struct dk_conf_env *env, const char
 		fprintf(stderr, "%s\n", p->warnings[i]);
 	printf("%s/%s: %zu module(s), make: %s%s\n", p->name, p->version, p->n_modules,
 	       p->make_command, p->make_is_default ? " (default)" : "");
-	_cleanup_free_ char *why = pkg_exclusion(p, penv.conf.kernelver, penv.conf.arch,
-						 penv.conf.kernel_config);
+	_cleanup_free_ char *why =
+		pkg_exclusion(p, penv.conf.kernelver, penv.conf.arch, penv.conf.kernel_config);
 	if (why)
 		printf("excluded: %s\n", why);
 	pkg_free(p);
@@ -54,19 +54,17 @@ static int check_pkg(const char *path, const struct dk_conf_env *env, const char
 
 int cmd_conf(struct dk_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "kernelver", required_argument, NULL, 'k' },
-		{ "arch", required_argument, NULL, 'a' },
-		{ "source-dir", required_argument, NULL, 's' },
-		{ "module", required_argument, NULL, 'm' },
-		{ "module-version", required_argument, NULL, 'v' },
-		{ "cache-dir", required_argument, NULL, 'C' },
-		{ "explain", no_argument, NULL, 'E' },
-		{ "check", no_argument, NULL, 'c' },
-		{ "etc-dkms", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = { { "kernelver", required_argument, NULL, 'k' },
+					      { "arch", required_argument, NULL, 'a' },
+					      { "source-dir", required_argument, NULL, 's' },
+					      { "module", required_argument, NULL, 'm' },
+					      { "module-version", required_argument, NULL, 'v' },
+					      { "cache-dir", required_argument, NULL, 'C' },
+					      { "explain", no_argument, NULL, 'E' },
+					      { "check", no_argument, NULL, 'c' },
+					      { "etc-dkms", required_argument, NULL, 'e' },
+					      { "help", no_argument, NULL, 'h' },
+					      {} };
 	struct dk_conf_env env = { .dkms_tree = "/var/lib/dkms",
 				   .source_tree = "/usr/src",
 				   .install_tree = "/lib/modules" };
@@ -78,39 +76,17 @@ int cmd_conf(struct dk_ctx *ctx, int argc, char **argv)
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "+k:a:s:m:v:h", opts, NULL)) >= 0) {
 		switch (opt) {
-		case 'k':
-			env.kernelver = optarg;
-			break;
-		case 'a':
-			env.arch = optarg;
-			break;
-		case 's':
-			env.kernel_source_dir = optarg;
-			break;
-		case 'm':
-			env.module = optarg;
-			break;
-		case 'v':
-			env.module_version = optarg;
-			break;
-		case 'C':
-			env.cache_dir = optarg;
-			break;
-		case 'E':
-			explain = true;
-			break;
-		case 'c':
-			check = true;
-			break;
-		case 'e':
-			etc_dkms = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		case 'k': env.kernelver = optarg; break;
+		case 'a': env.arch = optarg; break;
+		case 's': env.kernel_source_dir = optarg; break;
+		case 'm': env.module = optarg; break;
+		case 'v': env.module_version = optarg; break;
+		case 'C': env.cache_dir = optarg; break;
+		case 'E': explain = true; break;
+		case 'c': check = true; break;
+		case 'e': etc_dkms = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc - 1) {

@@ -25,7 +25,8 @@ static int resolve_mv(struct dk_ctx *ctx, int argc, char **argv, bool need_versi
 		ctx->module = xstrdup(argv[0]);
 	}
 	if (!ctx->module) {
-		log_error("Invalid number of arguments passed. Name a module as MODULE/VERSION or with -m MODULE -v VERSION.");
+		log_error(
+			"Invalid number of arguments passed. Name a module as MODULE/VERSION or with -m MODULE -v VERSION.");
 		return 1;
 	}
 	if (ctx->version || !need_version)
@@ -91,7 +92,9 @@ static int add_one(struct dk_ctx *ctx, bool explicit)
 	free(t.dir);
 	if (added) {
 		if (explicit) {
-			log_error("DKMS tree already contains: %s/%s. You cannot add the same module/version combo more than once.", m, v);
+			log_error(
+				"DKMS tree already contains: %s/%s. You cannot add the same module/version combo more than once.",
+				m, v);
 			return 3;
 		}
 		return 0;
@@ -136,7 +139,9 @@ int cmd_add(struct dk_ctx *ctx, int argc, char **argv)
 		_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 		_cleanup_free_ char *err = NULL;
 		if (!path_is_reg(conf))
-			return log_error("Could not locate dkms.conf file: %s does not exist.", conf), 4;
+			return log_error("Could not locate dkms.conf file: %s does not exist.",
+					 conf),
+			       4;
 		if (module_load(ctx, NULL, NULL, conf, u.release, ctx_arch(ctx), &pkg, &err) < 0)
 			return log_error("Bad conf file: %s", err), DK_EXIT_BAD_CONF;
 		_cleanup_free_ char *name = xasprintf("%s-%s", pkg->name, pkg->version);
@@ -153,7 +158,9 @@ int cmd_add(struct dk_ctx *ctx, int argc, char **argv)
 		if (r)
 			return r;
 		if (!ctx->version)
-			return log_error("Invalid number of arguments passed: -v VERSION is needed."), 1;
+			return log_error(
+				       "Invalid number of arguments passed: -v VERSION is needed."),
+			       1;
 	}
 	_cleanup_close_ int lock = lock_tree(ctx, 0);
 	if (lock < 0)
@@ -198,15 +205,17 @@ static int build_or_install(struct dk_ctx *ctx, int argc, char **argv, bool inst
 		bool done = install ? tree_is_installed(&t, ctx->module, ctx->version, k, a)
 				    : path_is_dir(base);
 		if (done && !ctx->force) {
-			log_info("Module %s/%s already %s %s (%s), skip. You may override by specifying --force.",
-				 ctx->module, ctx->version, install ? "installed on kernel" : "built for kernel",
-				 k, a);
+			log_info(
+				"Module %s/%s already %s %s (%s), skip. You may override by specifying --force.",
+				ctx->module, ctx->version,
+				install ? "installed on kernel" : "built for kernel", k, a);
 			continue;
 		}
 		ops_job_add(&jobs, &n, ctx->module, ctx->version, k, a);
 	}
 	free(t.dir);
-	ops_run(ctx, jobs, n, (install ? OPS_INSTALL : 0) | (ctx->force && !install ? OPS_REBUILD : 0));
+	ops_run(ctx, jobs, n,
+		(install ? OPS_INSTALL : 0) | (ctx->force && !install ? OPS_REBUILD : 0));
 	int code = 0;
 	for (size_t i = 0; i < n && !code; i++)
 		code = jobs[i].code;
@@ -237,12 +246,14 @@ static int undo(struct dk_ctx *ctx, char **kernels, bool unbuild)
 		if (tree_is_installed(&t, ctx->module, ctx->version, k, a)) {
 			_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 			_cleanup_free_ char *err = NULL;
-			if (module_load(ctx, ctx->module, ctx->version, NULL, k, a, &pkg, &err) < 0) {
+			if (module_load(ctx, ctx->module, ctx->version, NULL, k, a, &pkg, &err) <
+			    0) {
 				log_error("Bad conf file: %s", err);
 				code = DK_EXIT_BAD_CONF;
 				continue;
 			}
-			log_info("Uninstalling %s/%s from %s (%s)", ctx->module, ctx->version, k, a);
+			log_info("Uninstalling %s/%s from %s (%s)", ctx->module, ctx->version, k,
+				 a);
 			install_remove(ctx, pkg, k, a);
 			if (!strv_contains(depmod, k))
 				strv_push(&depmod, k);
@@ -250,24 +261,26 @@ static int undo(struct dk_ctx *ctx, char **kernels, bool unbuild)
 			/* Files an interrupted install or uninstall left behind. */
 			_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 			_cleanup_free_ char *err = NULL;
-			if (module_load(ctx, ctx->module, ctx->version, NULL, k, a, &pkg, &err) >= 0 &&
+			if (module_load(ctx, ctx->module, ctx->version, NULL, k, a, &pkg, &err) >=
+				    0 &&
 			    install_remove_strays(ctx, pkg, k, a) > 0 && !strv_contains(depmod, k))
 				strv_push(&depmod, k);
 			if (!unbuild)
-				log_info("Module %s/%s is not installed for kernel %s (%s). Skipping...",
-					 ctx->module, ctx->version, k, a);
+				log_info(
+					"Module %s/%s is not installed for kernel %s (%s). Skipping...",
+					ctx->module, ctx->version, k, a);
 		}
 		if (unbuild) {
 			_cleanup_free_ char *base = tree_path(&t, ctx->module, ctx->version, k, a);
 			if (!path_is_dir(base)) {
-				log_info("Module %s/%s is not built for kernel %s (%s). Skipping...",
-					 ctx->module, ctx->version, k, a);
+				log_info(
+					"Module %s/%s is not built for kernel %s (%s). Skipping...",
+					ctx->module, ctx->version, k, a);
 				continue;
 			}
 			log_info("Unbuilding %s/%s for %s (%s)", ctx->module, ctx->version, k, a);
 			int r = kbuild_unbuild(ctx, ctx->module, ctx->version, k, a);
-			if (r < 0)
-				{
+			if (r < 0) {
 				log_error_errno(r, "Failed to remove %s: %m", base);
 				code = 1;
 			}
@@ -380,8 +393,9 @@ static int autoinstall_collect(struct dk_ctx *ctx, const struct dk_tree *t, char
 		if (!pkg->autoinstall)
 			continue;
 		if (ctx->skip_current_failures && kbuild_failure_is_current(ctx, pkg, kver, arch)) {
-			log_info("%s/%s failed to build for %s before and nothing changed since: not retried (use --force)",
-				 mods[i], newest, kver);
+			log_info(
+				"%s/%s failed to build for %s before and nothing changed since: not retried (use --force)",
+				mods[i], newest, kver);
 			continue;
 		}
 		ops_job_add(jobs, n, mods[i], newest, kver, arch);
@@ -419,9 +433,10 @@ int cmd_autoinstall(struct dk_ctx *ctx, int argc, char **argv)
 	_cleanup_close_ int lock = lock_tree(ctx, 0);
 	if (lock < 0)
 		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
-	_cleanup_strv_free_ char **kernels = ctx->all || (ctx->autoinstall_all_kernels && !ctx->kernels)
-						     ? ops_installed_kernels(ctx)
-						     : ops_kernels(ctx);
+	_cleanup_strv_free_ char **kernels =
+		ctx->all || (ctx->autoinstall_all_kernels && !ctx->kernels)
+			? ops_installed_kernels(ctx)
+			: ops_kernels(ctx);
 	int failed = autoinstall_kernels(ctx, kernels, NULL);
 	return failed ? DK_EXIT_AUTOINSTALL_FAILED : 0;
 }

@@ -38,11 +38,10 @@ static int do_list(const char *path)
 		return 1;
 	for (size_t k = 0; k < img->n_segments; k++) {
 		const struct initramfs_segment *s = &img->segments[k];
-		printf(
-		    "segment %zu offset=%llu size=%llu compression=%s unpacked=%llu entries=%zu\n",
-		    k, (unsigned long long)s->offset, (unsigned long long)s->size,
-		    initramfs_compression_name(s->compression), (unsigned long long)s->unpacked,
-		    s->n_entries);
+		printf("segment %zu offset=%llu size=%llu compression=%s unpacked=%llu entries=%zu\n",
+		       k, (unsigned long long)s->offset, (unsigned long long)s->size,
+		       initramfs_compression_name(s->compression), (unsigned long long)s->unpacked,
+		       s->n_entries);
 	}
 	for (size_t k = 0; k < img->n_files; k++) {
 		const struct initramfs_file *f = &img->files[k];
@@ -86,7 +85,7 @@ static int do_append(const char *path, int n, char **specs)
 			return usage();
 		}
 		strv_consume(&keep, xstrndup(specs[k], (size_t)(colon - specs[k])));
-		add[k] = (struct initramfs_add){.src = keep[k], .dest = colon + 1};
+		add[k] = (struct initramfs_add){ .src = keep[k], .dest = colon + 1 };
 	}
 	_cleanup_free_ char *reason = NULL;
 	int r = initramfs_append(path, add, (size_t)n, &reason);
@@ -123,7 +122,8 @@ static int do_regenerate(struct dk_ctx *ctx, int argc, char **argv)
 	if (!kver)
 		return usage();
 	_cleanup_free_ char *reason = NULL;
-	struct spawn_opts o = {.out_fd = ctx->verbose ? STDERR_FILENO : -1, .quiet = !ctx->verbose};
+	struct spawn_opts o = { .out_fd = ctx->verbose ? STDERR_FILENO : -1,
+				.quiet = !ctx->verbose };
 	int r = initramfs_regenerate(ctx->root, kver, tool, &o, &ran, &reason);
 	if (r < 0)
 		return failed(kver, r, reason);

@@ -31,7 +31,8 @@ static void print_extra(struct dk_ctx *ctx, const struct dk_tree *t, const char 
 		fputs(" (original_module exists)", stdout);
 	_cleanup_free_ char *moddir = path_join(t->dir, m, v, k, a, "module");
 	for (size_t i = 0; pkg && i < pkg->n_modules; i++) {
-		_cleanup_free_ char *built = tree_find_module_file(moddir, pkg->modules[i].dest_name);
+		_cleanup_free_ char *built =
+			tree_find_module_file(moddir, pkg->modules[i].dest_name);
 		if (!built) {
 			fputs(" (WARNING! Missing some built modules!)", stdout);
 			continue;
@@ -53,7 +54,8 @@ static bool kernel_selected(struct dk_ctx *ctx, const char *k, const char *a)
 	for (size_t i = 0; ctx->kernels[i]; i++) {
 		_cleanup_free_ char *kk = NULL, *aa = NULL;
 		module_split_kernel(ctx, ctx->kernels[i], &kk, &aa);
-		if (streq(kk, k) && (!strchr(ctx->kernels[i], '/') && !ctx->arch ? true : streq(aa, a)))
+		if (streq(kk, k) &&
+		    (!strchr(ctx->kernels[i], '/') && !ctx->arch ? true : streq(aa, a)))
 			return true;
 	}
 	return false;
@@ -82,7 +84,8 @@ static void status_version(struct dk_ctx *ctx, const struct dk_tree *t, const ch
 		/* dkms counts a version as built only when every module file is there. */
 		bool complete = true;
 		for (size_t j = 0; j < pkg->n_modules; j++) {
-			_cleanup_free_ char *f = tree_find_module_file(moddir, pkg->modules[j].dest_name);
+			_cleanup_free_ char *f =
+				tree_find_module_file(moddir, pkg->modules[j].dest_name);
 			complete = complete && f;
 		}
 		if (!complete)

@@ -103,9 +103,9 @@ static char *cache_key(const struct conf_ctx *cc)
 	return xasprintf("%s\n%ju:%ju:%jd:%jd.%09ld\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n",
 			 cc->realpath, (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
 			 (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-			 cc->path, cc->kernelver, cc->arch, cc->kernel_source_dir, cc->kernel_config,
-			 cc->dkms_tree, cc->source_tree, cc->install_tree, cc->module,
-			 cc->module_version);
+			 cc->path, cc->kernelver, cc->arch, cc->kernel_source_dir,
+			 cc->kernel_config, cc->dkms_tree, cc->source_tree, cc->install_tree,
+			 cc->module, cc->module_version);
 }
 
 static char *cache_path(const char *cache_dir, const char *key)
@@ -172,10 +172,22 @@ int conf_bash_eval(const struct conf_ctx *cc, const char *cache_dir, struct shva
 		log_debug_errno(r, "No usable cached reading of %s: %m", cc->path);
 	}
 
-	const char *fixed[] = { "bash", "-c", script, "dkms-agent-conf", cc->realpath,
-				cc->kernelver, cc->arch, cc->kernel_source_dir, cc->kernel_config,
-				cc->dkms_tree, cc->source_tree, cc->install_tree, cc->module,
-				cc->module_version, cc->path, vars };
+	const char *fixed[] = { "bash",
+				"-c",
+				script,
+				"dkms-agent-conf",
+				cc->realpath,
+				cc->kernelver,
+				cc->arch,
+				cc->kernel_source_dir,
+				cc->kernel_config,
+				cc->dkms_tree,
+				cc->source_tree,
+				cc->install_tree,
+				cc->module,
+				cc->module_version,
+				cc->path,
+				vars };
 	for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
 		strv_push(&argv, fixed[i]);
 	for (size_t i = 0; cc->base && i < cc->base->n_vars; i++) {

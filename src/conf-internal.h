@@ -32,9 +32,9 @@ void shvars_declare_empty(struct shvars *s, const char *name);
 
 /* The values a dkms.conf sees: the context variables, all fields filled. */
 struct conf_ctx {
-	const char *path;      /* as given */
-	char *realpath;        /* canonical path of the file */
-	char *dir;             /* its directory (cwd of the sourcing) */
+	const char *path; /* as given */
+	char *realpath;	  /* canonical path of the file */
+	char *dir;	  /* its directory (cwd of the sourcing) */
 	const char *kernelver, *arch, *kernel_source_dir, *kernel_config;
 	const char *dkms_tree, *source_tree, *install_tree, *module, *module_version;
 	const struct dk_conf *base; /* values already set before sourcing, or NULL */

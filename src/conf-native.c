@@ -72,11 +72,13 @@ static int bail(struct parser *p, const char *why)
 static bool provably_unset(const struct parser *p, const char *name)
 {
 	static const char *const internal[] = {
-		"conf", "d", "opt", "scratch", "tmpfile", "vars", "_v", "_i", "_val", "_given",
-		"_", "CR", "OPTARG", "OPTERR", "OPTIND", "DIRSTACK", "EUID", "GROUPS", "HOSTNAME",
-		"HOSTTYPE", "IFS", "LINENO", "MACHTYPE", "OSTYPE", "PATH", "PPID", "PS1", "PS2",
-		"PS4", "PWD", "OLDPWD", "RANDOM", "SRANDOM", "SECONDS", "SHELL", "SHELLOPTS",
-		"SHLVL", "TERM", "UID", "PIPESTATUS", "FUNCNAME", "COLUMNS", "LINES", "MAILCHECK",
+		"conf",	     "d",	  "opt",    "scratch", "tmpfile",    "vars",	 "_v",
+		"_i",	     "_val",	  "_given", "_",       "CR",	     "OPTARG",	 "OPTERR",
+		"OPTIND",    "DIRSTACK",  "EUID",   "GROUPS",  "HOSTNAME",   "HOSTTYPE", "IFS",
+		"LINENO",    "MACHTYPE",  "OSTYPE", "PATH",    "PPID",	     "PS1",	 "PS2",
+		"PS4",	     "PWD",	  "OLDPWD", "RANDOM",  "SRANDOM",    "SECONDS",	 "SHELL",
+		"SHELLOPTS", "SHLVL",	  "TERM",   "UID",     "PIPESTATUS", "FUNCNAME", "COLUMNS",
+		"LINES",     "MAILCHECK",
 	};
 	if (shvars_exists(p->vars, name))
 		return false;
@@ -152,12 +154,22 @@ static bool is_meta(int c)
 static bool name_is_special(const char *n)
 {
 	static const char *const names[] = {
-		"IFS", "PATH", "RANDOM", "SRANDOM", "SECONDS", "LINENO", "PWD", "OLDPWD",
-		"OPTIND", "OPTARG", "OPTERR", "GLOBIGNORE", "GLOBSORT", "PS4", "SHELLOPTS",
-		"BASHOPTS", "FUNCNAME", "UID", "EUID", "PPID", "GROUPS", "HISTCMD", "DIRSTACK",
-		"LANG", "LANGUAGE", "TMOUT", "POSIXLY_CORRECT", "CDPATH", "HOME", "SHELL",
-		"TMPDIR", "ENV", "FIGNORE", "HOSTNAME", "HOSTTYPE", "MACHTYPE", "OSTYPE",
-		"PIPESTATUS", "vars", "_v", "_i", "_val", "CR", "tmpfile", "scratch", "conf",
+		"IFS",	    "PATH",	  "RANDOM",
+		"SRANDOM",  "SECONDS",	  "LINENO",
+		"PWD",	    "OLDPWD",	  "OPTIND",
+		"OPTARG",   "OPTERR",	  "GLOBIGNORE",
+		"GLOBSORT", "PS4",	  "SHELLOPTS",
+		"BASHOPTS", "FUNCNAME",	  "UID",
+		"EUID",	    "PPID",	  "GROUPS",
+		"HISTCMD",  "DIRSTACK",	  "LANG",
+		"LANGUAGE", "TMOUT",	  "POSIXLY_CORRECT",
+		"CDPATH",   "HOME",	  "SHELL",
+		"TMPDIR",   "ENV",	  "FIGNORE",
+		"HOSTNAME", "HOSTTYPE",	  "MACHTYPE",
+		"OSTYPE",   "PIPESTATUS", "vars",
+		"_v",	    "_i",	  "_val",
+		"CR",	    "tmpfile",	  "scratch",
+		"conf",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(names); i++)
 		if (streq(n, names[i]))
@@ -228,7 +240,8 @@ static int expand_dollar(struct parser *p, struct sbuf *out, bool dquoted, bool 
 			size_t j = i + 1;
 			while (j < p->len && p->s[j] >= '0' && p->s[j] <= '9')
 				j++;
-			if (j >= p->len || p->s[j] != ']' || parse_index(p->s + i + 1, j - i - 1, &idx) < 0)
+			if (j >= p->len || p->s[j] != ']' ||
+			    parse_index(p->s + i + 1, j - i - 1, &idx) < 0)
 				return bail(p, "parameter expansion with a computed subscript");
 			i = j + 1;
 		}
@@ -269,11 +282,8 @@ static int parse_dquoted(struct parser *p, struct sbuf *out)
 		bool dummy = false;
 		int r;
 		switch (c) {
-		case -1:
-			return bail(p, "unterminated double quote");
-		case '"':
-			p->pos++;
-			return 1;
+		case -1: return bail(p, "unterminated double quote");
+		case '"': p->pos++; return 1;
 		case '`':
 			if (try_nproc(p, out, "`nproc`"))
 				break;
@@ -296,9 +306,7 @@ static int parse_dquoted(struct parser *p, struct sbuf *out)
 			}
 			break;
 		}
-		default:
-			sb_putc(out, (char)c);
-			p->pos++;
+		default: sb_putc(out, (char)c); p->pos++;
 		}
 	}
 }
@@ -537,8 +545,12 @@ static int parse_test_and(struct parser *p)
 		r = bail(p, "test expression");
 		goto out;
 	}
-	truth = op == 0 ? a == b : op == 1 ? a != b : op == 2 ? a < b : op == 3 ? a <= b :
-		op == 4 ? a > b : a >= b;
+	truth = op == 0	  ? a == b
+		: op == 1 ? a != b
+		: op == 2 ? a < b
+		: op == 3 ? a <= b
+		: op == 4 ? a > b
+			  : a >= b;
 	skip_blanks(p);
 	if (peek(p, 0) == '|' && peek(p, 1) == '|')
 		truth = !truth;
@@ -711,7 +723,8 @@ static void set_context(struct shvars *v, const struct conf_ctx *cc)
 	shvars_set(v, "module", 0, cc->module);
 	shvars_set(v, "module_version", 0, cc->module_version);
 	for (size_t i = 0; cc->base && i < cc->base->n_vars; i++)
-		shvars_set(v, cc->base->vars[i].name, cc->base->vars[i].idx, cc->base->vars[i].value);
+		shvars_set(v, cc->base->vars[i].name, cc->base->vars[i].idx,
+			   cc->base->vars[i].value);
 }
 
 static int cmp_unsigned(const void *a, const void *b)
@@ -732,7 +745,8 @@ static int second_pass(struct parser *p1, const struct conf_ctx *cc, struct shva
 				idx[k++] = v1->v[i].idx;
 		qsort(idx, k, sizeof(unsigned), cmp_unsigned);
 		for (size_t i = 0; i < k; i++) {
-			_cleanup_free_ char *prefix = xasprintf("%s[%u]=", conf_whitelist[w], idx[i]);
+			_cleanup_free_ char *prefix =
+				xasprintf("%s[%u]=", conf_whitelist[w], idx[i]);
 			const char *val = shvars_get(v1, conf_whitelist[w], idx[i]);
 			struct sbuf line = {}, out = {};
 			int r = echo_value(p1, cc->dir, prefix, val, &line);

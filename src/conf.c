@@ -11,16 +11,47 @@
 /* The variables dkms 3.x reads from a dkms.conf, in the order the reference
  * tool (and dkms's safe_source) echoes them. */
 const char *const conf_whitelist[] = {
-	"PACKAGE_NAME", "PACKAGE_VERSION", "POST_ADD", "POST_BUILD", "POST_INSTALL",
-	"POST_REMOVE", "PRE_BUILD", "PRE_INSTALL", "BUILD_DEPENDS", "BUILD_EXCLUSIVE_ARCH",
-	"BUILD_EXCLUSIVE_CONFIG", "BUILD_EXCLUSIVE_KERNEL", "BUILD_EXCLUSIVE_KERNEL_MIN",
-	"BUILD_EXCLUSIVE_KERNEL_MAX", "build_exclude", "MAKE", "MAKE_MATCH", "PATCH",
-	"PATCH_MATCH", "patch_array", "BUILT_MODULE_NAME", "built_module_name",
-	"BUILT_MODULE_LOCATION", "built_module_location", "DEST_MODULE_NAME", "dest_module_name",
-	"DEST_MODULE_LOCATION", "dest_module_location", "STRIP", "strip", "AUTOINSTALL",
-	"NO_WEAK_MODULES", "BUILD_DEPENDS_REBUILD", "OBSOLETE_BY", "CLEAN", "REMAKE_INITRD",
-	"MODULES_CONF", "MODULES_CONF_OBSOLETES", "MODULES_CONF_ALIAS_TYPE",
-	"MODULES_CONF_OBSOLETE_ONLY", NULL,
+	"PACKAGE_NAME",
+	"PACKAGE_VERSION",
+	"POST_ADD",
+	"POST_BUILD",
+	"POST_INSTALL",
+	"POST_REMOVE",
+	"PRE_BUILD",
+	"PRE_INSTALL",
+	"BUILD_DEPENDS",
+	"BUILD_EXCLUSIVE_ARCH",
+	"BUILD_EXCLUSIVE_CONFIG",
+	"BUILD_EXCLUSIVE_KERNEL",
+	"BUILD_EXCLUSIVE_KERNEL_MIN",
+	"BUILD_EXCLUSIVE_KERNEL_MAX",
+	"build_exclude",
+	"MAKE",
+	"MAKE_MATCH",
+	"PATCH",
+	"PATCH_MATCH",
+	"patch_array",
+	"BUILT_MODULE_NAME",
+	"built_module_name",
+	"BUILT_MODULE_LOCATION",
+	"built_module_location",
+	"DEST_MODULE_NAME",
+	"dest_module_name",
+	"DEST_MODULE_LOCATION",
+	"dest_module_location",
+	"STRIP",
+	"strip",
+	"AUTOINSTALL",
+	"NO_WEAK_MODULES",
+	"BUILD_DEPENDS_REBUILD",
+	"OBSOLETE_BY",
+	"CLEAN",
+	"REMAKE_INITRD",
+	"MODULES_CONF",
+	"MODULES_CONF_OBSOLETES",
+	"MODULES_CONF_ALIAS_TYPE",
+	"MODULES_CONF_OBSOLETE_ONLY",
+	NULL,
 };
 
 bool conf_is_whitelisted(const char *name)
@@ -263,20 +294,11 @@ void conf_print(const struct dk_conf *c, FILE *f)
 		fprintf(f, "%s[%u]=", c->vars[i].name, c->vars[i].idx);
 		for (const char *s = c->vars[i].value; *s; s++) {
 			switch (*s) {
-			case '\\':
-				fputs("\\\\", f);
-				break;
-			case '\n':
-				fputs("\\n", f);
-				break;
-			case '\t':
-				fputs("\\t", f);
-				break;
-			case '\r':
-				fputs("\\r", f);
-				break;
-			default:
-				fputc(*s, f);
+			case '\\': fputs("\\\\", f); break;
+			case '\n': fputs("\\n", f); break;
+			case '\t': fputs("\\t", f); break;
+			case '\r': fputs("\\r", f); break;
+			default: fputc(*s, f);
 			}
 		}
 		fputc('\n', f);

@@ -14,13 +14,13 @@ struct dk_conf_env {
 	const char *kernelver;
 	const char *arch;
 	const char *kernel_source_dir;
-	const char *kernel_config;     /* NULL: <kernel_source_dir>/.config */
+	const char *kernel_config; /* NULL: <kernel_source_dir>/.config */
 	const char *dkms_tree;
 	const char *source_tree;
 	const char *install_tree;
-	const char *module;            /* NULL: derived from the directory name */
+	const char *module; /* NULL: derived from the directory name */
 	const char *module_version;
-	const char *cache_dir;         /* host path for cached bash results, or NULL */
+	const char *cache_dir; /* host path for cached bash results, or NULL */
 };
 
 struct dk_conf_var {
@@ -32,11 +32,11 @@ struct dk_conf_var {
 struct dk_conf {
 	struct dk_conf_var *vars; /* whitelist order, indices ascending */
 	size_t n_vars;
-	bool used_bash;           /* evaluated by bash (or from its cache) */
-	bool from_cache;          /* bash's result came from env->cache_dir */
-	const char *bash_reason;  /* static: why the native parser declined */
-	char *extra_stdout;       /* text the second expansion printed (bash only), or NULL */
-	int status;               /* the reference tool's exit status: 0, or 1 when
+	bool used_bash;		 /* evaluated by bash (or from its cache) */
+	bool from_cache;	 /* bash's result came from env->cache_dir */
+	const char *bash_reason; /* static: why the native parser declined */
+	char *extra_stdout;	 /* text the second expansion printed (bash only), or NULL */
+	int status;		 /* the reference tool's exit status: 0, or 1 when
 				   * the second expansion aborted (set -u) */
 };
 

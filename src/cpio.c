@@ -47,7 +47,7 @@ size_t cpio_skip_zeros(const void *buf, size_t len, size_t pos)
 
 void cpio_reader_init(struct cpio_reader *r, const void *buf, size_t len, size_t pos)
 {
-	*r = (struct cpio_reader){.buf = buf, .len = len, .pos = pos > len ? len : pos};
+	*r = (struct cpio_reader){ .buf = buf, .len = len, .pos = pos > len ? len : pos };
 }
 
 static int parse_hex8(const uint8_t *s, uint32_t *ret)
@@ -132,36 +132,36 @@ int cpio_reader_next(struct cpio_reader *r, struct cpio_entry *ret)
 	size_t end = name_end + align4(filesize);
 	r->pos = end > left ? r->len : r->pos + end;
 	*ret = (struct cpio_entry){
-	    .ino = f[F_INO],
-	    .mode = f[F_MODE],
-	    .uid = f[F_UID],
-	    .gid = f[F_GID],
-	    .nlink = f[F_NLINK],
-	    .mtime = f[F_MTIME],
-	    .devmajor = f[F_DEVMAJOR],
-	    .devminor = f[F_DEVMINOR],
-	    .rdevmajor = f[F_RDEVMAJOR],
-	    .rdevminor = f[F_RDEVMINOR],
-	    .check = f[F_CHECK],
-	    .crc_format = crc,
-	    .name = name,
-	    .name_len = namesize - 1,
-	    .data = data,
-	    .size = filesize,
-	    .offset = (size_t)(h - r->buf),
+		.ino = f[F_INO],
+		.mode = f[F_MODE],
+		.uid = f[F_UID],
+		.gid = f[F_GID],
+		.nlink = f[F_NLINK],
+		.mtime = f[F_MTIME],
+		.devmajor = f[F_DEVMAJOR],
+		.devminor = f[F_DEVMINOR],
+		.rdevmajor = f[F_RDEVMAJOR],
+		.rdevminor = f[F_RDEVMINOR],
+		.check = f[F_CHECK],
+		.crc_format = crc,
+		.name = name,
+		.name_len = namesize - 1,
+		.data = data,
+		.size = filesize,
+		.offset = (size_t)(h - r->buf),
 	};
 	return 1;
 }
 
 void cpio_writer_init(struct cpio_writer *w)
 {
-	*w = (struct cpio_writer){.next_ino = 1};
+	*w = (struct cpio_writer){ .next_ino = 1 };
 }
 
 void cpio_writer_done(struct cpio_writer *w)
 {
 	free(w->buf);
-	*w = (struct cpio_writer){0};
+	*w = (struct cpio_writer){ 0 };
 }
 
 static void put(struct cpio_writer *w, const void *p, size_t n)
@@ -239,6 +239,6 @@ uint8_t *cpio_writer_steal(struct cpio_writer *w, size_t *ret_len)
 	uint8_t *b = w->buf;
 	if (ret_len)
 		*ret_len = w->len;
-	*w = (struct cpio_writer){.next_ino = 1};
+	*w = (struct cpio_writer){ .next_ino = 1 };
 	return b;
 }

@@ -7,27 +7,27 @@
 #include "util.h"
 
 struct dk_ctx {
-	char *root;              /* "" for "/", else an absolute prefix without trailing '/' */
-	char *dkms_tree;         /* paths as seen inside root, e.g. /var/lib/dkms */
-	char *source_tree;       /* /usr/src */
-	char *install_tree;      /* /lib/modules */
-	char *tmp_location;      /* /tmp */
+	char *root;		 /* "" for "/", else an absolute prefix without trailing '/' */
+	char *dkms_tree;	 /* paths as seen inside root, e.g. /var/lib/dkms */
+	char *source_tree;	 /* /usr/src */
+	char *install_tree;	 /* /lib/modules */
+	char *tmp_location;	 /* /tmp */
 	char *kernel_source_dir; /* explicit --kernelsourcedir (host path), or NULL */
-	char *arch;              /* explicit -a, or NULL for uname's machine */
-	char **kernels;          /* -k values (KVER or KVER/ARCH) */
-	char *module, *version;  /* -m/-v or m/v */
+	char *arch;		 /* explicit -a, or NULL for uname's machine */
+	char **kernels;		 /* -k values (KVER or KVER/ARCH) */
+	char *module, *version;	 /* -m/-v or m/v */
 	char *sign_file, *mok_key, *mok_cert;
-	char *initramfs_mode;    /* regenerate|append|off */
+	char *initramfs_mode; /* regenerate|append|off */
 	int jobs;
 	int verbose;
 	bool quiet, force, all, no_depmod, no_initramfs, json, all_kernels;
 	bool autoinstall_all_kernels, modprobe_on_install;
-	bool build_as_root;      /* true: run make as root (unprivileged builds off) */
-	bool trust_unsafe;       /* true: accept sources writable by non-root */
+	bool build_as_root; /* true: run make as root (unprivileged builds off) */
+	bool trust_unsafe;  /* true: accept sources writable by non-root */
 	unsigned boot_budget_sec;
 	char *post_transaction;
-	char *root_device;
-	bool skip_current_failures; /* autoinstall: skip failed builds whose inputs did not change */       /* check: probe this device/image as the root fs */
+	char *root_device;	    /* check: probe this device/image as the root fs */
+	bool skip_current_failures; /* autoinstall: skip failed builds whose inputs did not change */
 };
 
 /* Fills defaults ($DKMS_ROOT, uname machine, CPU count). */

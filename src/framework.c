@@ -18,19 +18,23 @@ static const char framework_vars[] =
 
 /* Fixed text; the file path is $1, the variable list $2. Prints
  * "NAME LENGTH:VALUE\n" for each set variable (byte lengths). */
-static const char script[] =
-	". \"$1\" >/dev/null 2>&1 </dev/null\n"
-	"LC_ALL=C\n"
-	"for _v in $2; do\n"
-	"	[ -n \"${!_v+set}\" ] || continue\n"
-	"	_val=${!_v}\n"
-	"	printf '%s %s:%s\\n' \"$_v\" \"${#_val}\" \"$_val\"\n"
-	"done\n";
+static const char script[] = ". \"$1\" >/dev/null 2>&1 </dev/null\n"
+			     "LC_ALL=C\n"
+			     "for _v in $2; do\n"
+			     "	[ -n \"${!_v+set}\" ] || continue\n"
+			     "	_val=${!_v}\n"
+			     "	printf '%s %s:%s\\n' \"$_v\" \"${#_val}\" \"$_val\"\n"
+			     "done\n";
 
 static int read_with_bash(const char *path, struct shvars *vars)
 {
-	char *argv[] = { (char *)"bash", (char *)"-c", (char *)script, (char *)"dkms-framework",
-			 (char *)path, (char *)framework_vars, NULL };
+	char *argv[] = { (char *)"bash",
+			 (char *)"-c",
+			 (char *)script,
+			 (char *)"dkms-framework",
+			 (char *)path,
+			 (char *)framework_vars,
+			 NULL };
 	struct spawn_opts opts = { .out_fd = -1, .quiet = 1 };
 	_cleanup_free_ char *out = NULL;
 	int r = spawn_capture(argv, &opts, &out);

@@ -127,9 +127,9 @@ int initramfs_find(const char *root, const char *kver, struct initramfs_image **
 
 	strv_consume(&paths, xasprintf("%s/boot/initrd.img-%s", root, kver));
 	strv_consume(&paths, xasprintf("%s/boot/initramfs-%s.img", root, kver));
-	char *ids[] = {read_word(root, "/etc/kernel/entry-token"),
-		       read_word(root, "/etc/machine-id")};
-	static const char *const bases[] = {"/boot", "/efi", "/boot/efi"};
+	char *ids[] = { read_word(root, "/etc/kernel/entry-token"),
+			read_word(root, "/etc/machine-id") };
+	static const char *const bases[] = { "/boot", "/efi", "/boot/efi" };
 	for (size_t b = 0; b < ELEMENTSOF(bases); b++)
 		for (size_t k = 0; k < ELEMENTSOF(ids); k++)
 			if (ids[k])
@@ -150,7 +150,7 @@ int initramfs_find(const char *root, const char *kver, struct initramfs_image **
 			if (dup || !path_is_reg(*p))
 				continue;
 			l = xrealloc(l, (n + 1) * sizeof(*l));
-			l[n++] = (struct initramfs_image){.path = xstrdup(*p), .fallback = fb};
+			l[n++] = (struct initramfs_image){ .path = xstrdup(*p), .fallback = fb };
 		}
 	*ret = l;
 	*ret_n = n;
@@ -165,12 +165,12 @@ void initramfs_images_free(struct initramfs_image *l, size_t n)
 }
 
 static const char *const tool_names[] = {
-    [INITRAMFS_TOOL_AUTO] = "auto",
-    [INITRAMFS_TOOL_DRACUT] = "dracut",
-    [INITRAMFS_TOOL_UPDATE_INITRAMFS] = "update-initramfs",
-    [INITRAMFS_TOOL_MKINITCPIO] = "mkinitcpio",
-    [INITRAMFS_TOOL_KERNEL_INSTALL] = "kernel-install",
-    [INITRAMFS_TOOL_NONE] = "none",
+	[INITRAMFS_TOOL_AUTO] = "auto",
+	[INITRAMFS_TOOL_DRACUT] = "dracut",
+	[INITRAMFS_TOOL_UPDATE_INITRAMFS] = "update-initramfs",
+	[INITRAMFS_TOOL_MKINITCPIO] = "mkinitcpio",
+	[INITRAMFS_TOOL_KERNEL_INSTALL] = "kernel-install",
+	[INITRAMFS_TOOL_NONE] = "none",
 };
 
 const char *initramfs_tool_name(enum initramfs_tool t)
@@ -196,7 +196,7 @@ static bool exists_in(const char *root, const char *p)
 
 static bool have_program(const char *root, const char *name)
 {
-	static const char *const dirs[] = {"/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/"};
+	static const char *const dirs[] = { "/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/" };
 	for (size_t k = 0; k < ELEMENTSOF(dirs); k++) {
 		_cleanup_free_ char *p = xasprintf("%s%s%s", root, dirs[k], name);
 		if (access(p, X_OK) == 0)
@@ -208,8 +208,8 @@ static bool have_program(const char *root, const char *name)
 /* kernel-install's install.conf value of key, from /etc or /usr/lib. */
 static char *install_conf(const char *root, const char *key)
 {
-	static const char *const files[] = {"/etc/kernel/install.conf",
-					    "/usr/lib/kernel/install.conf"};
+	static const char *const files[] = { "/etc/kernel/install.conf",
+					     "/usr/lib/kernel/install.conf" };
 	for (size_t f = 0; f < ELEMENTSOF(files); f++) {
 		_cleanup_free_ char *p = xasprintf("%s%s", root, files[f]), *text = NULL;
 		if (read_full_file(p, &text, NULL, 1 << 16) < 0)
@@ -307,9 +307,9 @@ static int build_and_replace(const char *root, const char *kver, const char *ima
 	mode_t mode = stat(image, &st) == 0 ? st.st_mode & 07777 : 0600;
 
 	const char *inroot = tmp + strlen(root);
-	char *dracut[] = {"dracut", "--force", "--kver", (char *)kver, NULL, NULL, NULL, NULL};
-	char *mkcpio[] = {"chroot",	(char *)root, "mkinitcpio",   "-k",
-			  (char *)kver, "-g",	      (char *)inroot, NULL};
+	char *dracut[] = { "dracut", "--force", "--kver", (char *)kver, NULL, NULL, NULL, NULL };
+	char *mkcpio[] = { "chroot",	 (char *)root, "mkinitcpio",   "-k",
+			   (char *)kver, "-g",	       (char *)inroot, NULL };
 	char **argv;
 	if (mkinitcpio) {
 		argv = *root ? mkcpio : mkcpio + 2;
@@ -359,8 +359,8 @@ int initramfs_regenerate(const char *root, const char *kver, enum initramfs_tool
 	int r;
 	switch (tool) {
 	case INITRAMFS_TOOL_UPDATE_INITRAMFS: {
-		char *argv[] = {"chroot",     (char *)root, "update-initramfs", "-u", "-k",
-				(char *)kver, NULL};
+		char *argv[] = { "chroot",     (char *)root, "update-initramfs", "-u", "-k",
+				 (char *)kver, NULL };
 		r = run(*root ? argv : argv + 2, opts, ret_reason);
 		if (r >= 0)
 			r = check_image(image, kver, ret_reason);
@@ -376,9 +376,7 @@ int initramfs_regenerate(const char *root, const char *kver, enum initramfs_tool
 		r = build_and_replace(root, kver, image, mk, opts, ret_reason);
 		break;
 	}
-	default:
-		r = build_and_replace(root, kver, image, false, opts, ret_reason);
-		break;
+	default: r = build_and_replace(root, kver, image, false, opts, ret_reason); break;
 	}
 	if (r < 0)
 		return r;

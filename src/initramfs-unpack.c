@@ -112,7 +112,7 @@ static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *r
 	size_t cap = hint < (64u << 20) && hint > 0 ? (size_t)hint + 1 : 1u << 20;
 	size_t outlen = 0;
 	uint8_t *out = xmalloc(cap);
-	ZSTD_inBuffer in = {buf, end, 0};
+	ZSTD_inBuffer in = { buf, end, 0 };
 	int r = 0;
 	size_t z = 1;
 	while (in.pos < in.size || z != 0) {
@@ -125,7 +125,7 @@ static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *r
 			cap = cap * 2 > max_out ? max_out : cap * 2;
 			out = xrealloc(out, cap);
 		}
-		ZSTD_outBuffer ob = {out, cap, outlen};
+		ZSTD_outBuffer ob = { out, cap, outlen };
 		size_t before = in.pos;
 		z = ZSTD_decompressStream(ds, &ob, &in);
 		outlen = ob.pos;
@@ -173,7 +173,7 @@ static int run_tool(const char *tool, const char *extra, const uint8_t *data, si
 		    size_t max_out, uint8_t **ret_out, size_t *ret_out_len, char **ret_reason)
 {
 	static char lc_all[] = "LC_ALL=C";
-	static char *const env[] = {lc_all, NULL};
+	static char *const env[] = { lc_all, NULL };
 	_cleanup_close_ int in = memfd_create("initramfs-in", 0);
 	_cleanup_close_ int out = memfd_create("initramfs-out", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (in < 0 || out < 0)
@@ -185,13 +185,13 @@ static int run_tool(const char *tool, const char *extra, const uint8_t *data, si
 		return -errno;
 
 	_cleanup_free_ char *path = xasprintf("/proc/self/fd/%d", in);
-	char *argv[6] = {(char *)tool, (char *)"-dcq"};
+	char *argv[6] = { (char *)tool, (char *)"-dcq" };
 	size_t k = 2;
 	if (extra)
 		argv[k++] = (char *)extra;
 	argv[k++] = path;
 	argv[k] = NULL;
-	struct spawn_opts o = {.out_fd = out, .env = env};
+	struct spawn_opts o = { .out_fd = out, .env = env };
 	r = spawn_wait(argv, &o);
 	if (r < 0)
 		return reason(ret_reason, r, "cannot run %s: %s", tool, strerror(-r));
@@ -266,7 +266,7 @@ static int gzip_member_end(const uint8_t *buf, size_t len, const uint8_t *out, s
 			continue;
 		if (n == cap)
 			c = xrealloc(c, (cap = cap ? cap * 2 : 1024) * sizeof(*c));
-		c[n++] = (struct gzip_candidate){s, e};
+		c[n++] = (struct gzip_candidate){ s, e };
 	}
 	if (n > 1) /* c is NULL when nothing qualified */
 		qsort(c, n, sizeof(*c), cmp_candidate);

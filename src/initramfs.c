@@ -47,9 +47,9 @@ static int reasonf(char **ret_reason, int error, const char *fmt, ...)
 const char *initramfs_compression_name(enum initramfs_compression c)
 {
 	static const char *const names[] = {
-	    [INITRAMFS_NONE] = "none", [INITRAMFS_GZIP] = "gzip", [INITRAMFS_XZ] = "xz",
-	    [INITRAMFS_LZ4] = "lz4",   [INITRAMFS_ZSTD] = "zstd", [INITRAMFS_BZIP2] = "bzip2",
-	    [INITRAMFS_LZMA] = "lzma", [INITRAMFS_LZO] = "lzo",
+		[INITRAMFS_NONE] = "none", [INITRAMFS_GZIP] = "gzip", [INITRAMFS_XZ] = "xz",
+		[INITRAMFS_LZ4] = "lz4",   [INITRAMFS_ZSTD] = "zstd", [INITRAMFS_BZIP2] = "bzip2",
+		[INITRAMFS_LZMA] = "lzma", [INITRAMFS_LZO] = "lzo",
 	};
 	return (size_t)c < ELEMENTSOF(names) ? names[c] : "unknown";
 }
@@ -143,17 +143,17 @@ static int parse_archive(struct parser *p, const uint8_t *buf, size_t len, size_
 			p->all = xrealloc(p->all, p->cap_all * sizeof(*p->all));
 		}
 		p->all[p->n_all] = (struct pending){
-		    .f = {.name = normalize(e.name, e.name_len),
-			  .mode = e.mode,
-			  .mtime = e.mtime,
-			  .data = e.data,
-			  .size = e.size,
-			  .segment = seg},
-		    .ino = e.ino,
-		    .nlink = e.nlink,
-		    .devmajor = e.devmajor,
-		    .devminor = e.devminor,
-		    .seq = p->n_all,
+			.f = { .name = normalize(e.name, e.name_len),
+			       .mode = e.mode,
+			       .mtime = e.mtime,
+			       .data = e.data,
+			       .size = e.size,
+			       .segment = seg },
+			.ino = e.ino,
+			.nlink = e.nlink,
+			.devmajor = e.devmajor,
+			.devminor = e.devminor,
+			.seq = p->n_all,
 		};
 		p->n_all++;
 		p->i->segments[seg].n_entries++;
@@ -169,7 +169,7 @@ static int parse_archive(struct parser *p, const uint8_t *buf, size_t len, size_
 static unsigned add_segment(struct initramfs *i, uint64_t off, enum initramfs_compression c)
 {
 	i->segments = xrealloc(i->segments, (i->n_segments + 1) * sizeof(*i->segments));
-	i->segments[i->n_segments] = (struct initramfs_segment){.offset = off, .compression = c};
+	i->segments[i->n_segments] = (struct initramfs_segment){ .offset = off, .compression = c };
 	return (unsigned)i->n_segments++;
 }
 
@@ -288,7 +288,7 @@ static int parse_owned(uint8_t *buf, size_t len, struct initramfs **ret, char **
 	struct initramfs *i = xcalloc(1, sizeof(*i));
 	i->image = buf;
 	i->image_size = len;
-	struct parser p = {.i = i, .reason = ret_reason};
+	struct parser p = { .i = i, .reason = ret_reason };
 	int r = parse_image(&p);
 	if (r < 0) {
 		for (size_t k = 0; k < p.n_all; k++)
@@ -358,7 +358,7 @@ int initramfs_resolve(const struct initramfs *i, const char *name, char **ret)
 	while (*rest) {
 		char *slash = strchr(rest, '/');
 		_cleanup_free_ char *c =
-		    slash ? xstrndup(rest, (size_t)(slash - rest)) : xstrdup(rest);
+			slash ? xstrndup(rest, (size_t)(slash - rest)) : xstrdup(rest);
 		char *tail = xstrdup(slash ? slash + 1 : "");
 		free(rest);
 		rest = tail;

@@ -53,7 +53,8 @@ static bool same_file_content(const char *a, const char *b)
 static char *built_file(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 			const char *arch, size_t i)
 {
-	_cleanup_free_ char *dir = ctx_dkms_path(ctx, pkg->name, pkg->version, kver, arch, "module");
+	_cleanup_free_ char *dir =
+		ctx_dkms_path(ctx, pkg->name, pkg->version, kver, arch, "module");
 	return tree_find_module_file(dir, pkg->modules[i].dest_name);
 }
 
@@ -73,8 +74,9 @@ static int check_version(const struct dk_ctx *ctx, const char *kver, const char 
 		return 0;
 	if (version_cmp(ours_v, theirs_v) > 0)
 		return 0;
-	*ret_error = xasprintf("Module version %s for %s.ko is not newer than what is already found in kernel %s (%s). You may override by specifying --force.",
-			       ours_v, name, kver, theirs_v);
+	*ret_error = xasprintf(
+		"Module version %s for %s.ko is not newer than what is already found in kernel %s (%s). You may override by specifying --force.",
+		ours_v, name, kver, theirs_v);
 	return -EEXIST;
 }
 
@@ -85,8 +87,9 @@ int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char
 	for (size_t i = 0; i < pkg->n_modules; i++) {
 		char *src = built_file(ctx, pkg, kver, arch, i);
 		if (!src) {
-			*ret_error = xasprintf("Built module %s for %s (%s) is missing from the dkms tree",
-					       pkg->modules[i].dest_name, kver, arch);
+			*ret_error = xasprintf(
+				"Built module %s for %s (%s) is missing from the dkms tree",
+				pkg->modules[i].dest_name, kver, arch);
 			return -ENOENT;
 		}
 		strv_consume(&srcs, src);
@@ -95,7 +98,8 @@ int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char
 		const char *suffix = strstr(path_basename(src), ".ko");
 		strv_consume(&dsts, xasprintf("%s/%s%s", dir, pkg->modules[i].dest_name, suffix));
 		if (!ctx->force) {
-			int r = check_version(ctx, kver, src, pkg->modules[i].dest_name, dir, ret_error);
+			int r = check_version(ctx, kver, src, pkg->modules[i].dest_name, dir,
+					      ret_error);
 			if (r < 0)
 				return r;
 		}
@@ -173,8 +177,8 @@ int install_depmod(const struct dk_ctx *ctx, const char *kver)
 	_cleanup_free_ char *moddir = ctx_install_path(ctx, kver);
 	if (!path_is_dir(moddir))
 		return 0;
-	char *argv[] = { "depmod", "-a", "-b", isempty(ctx->root) ? "/" : ctx->root, (char *)kver,
-			 NULL };
+	char *argv[] = { "depmod",     "-a", "-b", isempty(ctx->root) ? "/" : ctx->root,
+			 (char *)kver, NULL };
 	struct spawn_opts o = { .out_fd = -1 };
 	int r = spawn_wait(argv, &o);
 	return r == 0 ? 0 : r < 0 ? r : -EIO;

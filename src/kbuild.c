@@ -41,8 +41,8 @@ static time_t mtime_of(const char *p)
 	return stat(p, &st) == 0 ? st.st_mtime : 0;
 }
 
-bool kbuild_failure_is_current(const struct dk_ctx *ctx, const struct dk_pkg *pkg,
-			       const char *kver, const char *arch)
+bool kbuild_failure_is_current(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+			       const char *arch)
 {
 	_cleanup_free_ char *log = kbuild_failed_log(ctx, pkg->name, pkg->version, kver, arch);
 	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
@@ -124,7 +124,8 @@ static char *make_command(const struct dk_ctx *ctx, const struct dk_pkg *pkg, co
 		cmd = xasprintf("make -C '%s' M='%s'", ksrc, builddir);
 	} else {
 		/* Custom commands may name dkms's single build directory. */
-		_cleanup_free_ char *canon = path_join(ctx->dkms_tree, pkg->name, pkg->version, "build");
+		_cleanup_free_ char *canon =
+			path_join(ctx->dkms_tree, pkg->name, pkg->version, "build");
 		cmd = xstrdup(pkg->make_command);
 		for (char *hit; (hit = strstr(cmd, canon));) {
 			*hit = 0;
@@ -188,17 +189,19 @@ static int run_script(const struct build_user *u, const char *builddir, const ch
 	return run_as(u, argv, builddir, log_fd, NULL);
 }
 
-static int apply_patches(const struct build_user *u, const struct dk_pkg *pkg,
-			 const char *builddir, int log_fd, struct kbuild_result *res)
+static int apply_patches(const struct build_user *u, const struct dk_pkg *pkg, const char *builddir,
+			 int log_fd, struct kbuild_result *res)
 {
 	for (size_t i = 0; pkg->patches && pkg->patches[i]; i++) {
 		const char *p = pkg->patches[i];
 		_cleanup_free_ char *rel = path_join("patches", p);
 		_cleanup_free_ char *full = path_join(builddir, rel);
 		if (strstr(p, "..") || !path_is_reg(full))
-			return fail(res, DK_EXIT_PATCH_MISSING, -ENOENT,
-				    xasprintf("Patch %s as specified in dkms.conf cannot be found in %s/patches/",
-					      p, pkg->name));
+			return fail(
+				res, DK_EXIT_PATCH_MISSING, -ENOENT,
+				xasprintf(
+					"Patch %s as specified in dkms.conf cannot be found in %s/patches/",
+					p, pkg->name));
 		dprintf(log_fd, "Applying patch %s\n", p);
 		char *argv[] = { "patch", "-p1", "-i", rel, NULL };
 		if (run_as(u, argv, builddir, log_fd, NULL) != 0)
@@ -235,15 +238,17 @@ static int collect_modules(const struct dk_ctx *ctx, const struct dk_pkg *pkg, c
 	int r = 0;
 	for (size_t i = 0; i < pkg->n_modules && r == 0; i++) {
 		const struct dk_built_module *b = &pkg->modules[i];
-		_cleanup_free_ char *built = xasprintf("%s/%s%s.ko", builddir, b->built_location,
-						       b->built_name);
+		_cleanup_free_ char *built =
+			xasprintf("%s/%s%s.ko", builddir, b->built_location, b->built_name);
 		/* The build directory belongs to the build user: take a copy
 		 * that cannot be a planted link before root strips or signs. */
 		_cleanup_free_ char *ko = xasprintf("%s/.%s.ko", staging, b->dest_name);
 		if (strstr(b->built_location, "..") || copy_regular_nofollow(built, ko) < 0) {
-			r = fail(res, DK_EXIT_MODULE_MISSING, -ENOENT,
-				 xasprintf("Build of %s.ko failed for: %s: it was not found at %s%s.ko in the build directory",
-					   b->built_name, kver, b->built_location, b->built_name));
+			r = fail(
+				res, DK_EXIT_MODULE_MISSING, -ENOENT,
+				xasprintf(
+					"Build of %s.ko failed for: %s: it was not found at %s%s.ko in the build directory",
+					b->built_name, kver, b->built_location, b->built_name));
 			break;
 		}
 		if (b->strip) {
@@ -252,7 +257,8 @@ static int collect_modules(const struct dk_ctx *ctx, const struct dk_pkg *pkg, c
 		}
 		if (signing > 0 && sign_module(&signer, ko, log_fd) < 0)
 			dprintf(log_fd, "Signing %s failed\n", ko);
-		_cleanup_free_ char *dst = xasprintf("%s/module/%s.ko%s", staging, b->dest_name, suffix);
+		_cleanup_free_ char *dst =
+			xasprintf("%s/module/%s.ko%s", staging, b->dest_name, suffix);
 		r = compress_file(ko, dst, suffix);
 		unlink(ko);
 		if (r < 0)
@@ -289,7 +295,8 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 {
 	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
 	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
-	_cleanup_free_ char *src = path_join(ctx->root, ctx->dkms_tree, pkg->name, pkg->version, "source");
+	_cleanup_free_ char *src =
+		path_join(ctx->root, ctx->dkms_tree, pkg->name, pkg->version, "source");
 	_cleanup_close_ int log_fd = open_log(log, pkg, kver, arch);
 	if (log_fd < 0)
 		return fail(res, DK_EXIT_BUILD_FAILED, log_fd, xasprintf("Cannot write %s", log));
@@ -297,9 +304,11 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 	if (geteuid() == 0 && !ctx->trust_unsafe) {
 		int t = trust_check_tree(src, &bad);
 		if (t == -EPERM)
-			return fail(res, DK_EXIT_UNTRUSTED, t,
-				    xasprintf("Refusing to build as root from %s: it is owned or writable by a user other than root (set trust_unsafe_sources=yes in /etc/dkms-agent.conf to allow it)",
-					      bad));
+			return fail(
+				res, DK_EXIT_UNTRUSTED, t,
+				xasprintf(
+					"Refusing to build as root from %s: it is owned or writable by a user other than root (set trust_unsafe_sources=yes in /etc/dkms-agent.conf to allow it)",
+					bad));
 		if (t < 0)
 			return fail(res, DK_EXIT_BUILD_FAILED, t,
 				    xasprintf("Cannot read the source %s: %s", src, strerror(-t)));
@@ -331,12 +340,14 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 	r = run_as(u, argv, builddir, log_fd, cc ? env : NULL);
 	if (r != 0)
 		return fail(res, DK_EXIT_BUILD_FAILED, r < 0 ? r : -EIO,
-			    xasprintf("Bad return status for module build on kernel: %s (%s)", kver, arch));
+			    xasprintf("Bad return status for module build on kernel: %s (%s)", kver,
+				      arch));
 
 	_cleanup_free_ char *moddir = path_join(staging, "module");
 	_cleanup_free_ char *logdir = path_join(staging, "log");
 	if (mkdir_p(moddir, 0755) < 0 || mkdir_p(logdir, 0755) < 0)
-		return fail(res, DK_EXIT_BUILD_FAILED, -errno, xasprintf("Cannot create %s", staging));
+		return fail(res, DK_EXIT_BUILD_FAILED, -errno,
+			    xasprintf("Cannot create %s", staging));
 	r = collect_modules(ctx, pkg, kver, builddir, staging, kconfig, log_fd, res);
 	if (r < 0)
 		return r;
@@ -358,9 +369,11 @@ int kbuild_run(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *k
 		return fail(res, DK_EXIT_EXCLUDED, -EPERM, TAKE_PTR(why));
 	_cleanup_free_ char *hint = NULL;
 	if (!kbuild_have_headers(ctx, kver, &hint))
-		return fail(res, DK_EXIT_NO_HEADERS, -ENOENT,
-			    xasprintf("Your kernel headers for kernel %s cannot be found at %s. Please install the %s package or use the --kernelsourcedir option.",
-				      kver, ksrc, hint));
+		return fail(
+			res, DK_EXIT_NO_HEADERS, -ENOENT,
+			xasprintf(
+				"Your kernel headers for kernel %s cannot be found at %s. Please install the %s package or use the --kernelsourcedir option.",
+				kver, ksrc, hint));
 
 	_cleanup_free_ char *base = ctx_dkms_path(ctx, pkg->name, pkg->version, kver, arch);
 	_cleanup_free_ char *kdir = ctx_dkms_path(ctx, pkg->name, pkg->version, kver);

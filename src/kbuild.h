@@ -17,14 +17,14 @@ enum {
 	DK_EXIT_BAD_CONF = 8,
 	DK_EXIT_BUILD_FAILED = 10,
 	DK_EXIT_AUTOINSTALL_FAILED = 11,
-	DK_EXIT_UNTRUSTED = 13,    /* ours: source writable by a non-root user */
+	DK_EXIT_UNTRUSTED = 13, /* ours: source writable by a non-root user */
 	DK_EXIT_NO_HEADERS = 21,
 	DK_EXIT_EXCLUDED = 77,
 };
 
 struct kbuild_result {
-	int code;       /* 0 or a dkms exit code */
-	char *message;  /* what went wrong, for the user */
+	int code;	/* 0 or a dkms exit code */
+	char *message;	/* what went wrong, for the user */
 	char *log_path; /* host path of make.log (kept on failure) */
 };
 
@@ -40,8 +40,8 @@ char *kbuild_failed_log(const struct dk_ctx *ctx, const char *m, const char *v, 
 			const char *arch);
 /* A failure log exists for pkg on kver/arch and neither dkms.conf nor the
  * kernel headers changed since: retrying would fail the same way. */
-bool kbuild_failure_is_current(const struct dk_ctx *ctx, const struct dk_pkg *pkg,
-			       const char *kver, const char *arch);
+bool kbuild_failure_is_current(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+			       const char *arch);
 /* Headers present for kver? Sets *ret_hint to the Debian package otherwise. */
 bool kbuild_have_headers(const struct dk_ctx *ctx, const char *kver, char **ret_hint);
 /* Removes the built state m/v/kver/arch (and the failure record). */

@@ -19,23 +19,23 @@ static int kmod_dl(void)
 #else
 #define K(fn) kmod_sym.fn
 #define SYMBOLS(X)                                                                                 \
-	X(kmod_new) \
-	X(kmod_unref) \
-	X(kmod_set_log_priority) \
-	X(kmod_load_resources) \
-	X(kmod_list_next) \
-	X(kmod_module_new_from_path) \
-	X(kmod_module_new_from_name) \
-	X(kmod_module_new_from_lookup) \
-	X(kmod_module_unref) \
-	X(kmod_module_unref_list) \
-	X(kmod_module_get_module) \
-	X(kmod_module_get_name) \
-	X(kmod_module_get_path) \
-	X(kmod_module_get_info) \
-	X(kmod_module_info_get_key) \
-	X(kmod_module_info_get_value) \
-	X(kmod_module_info_free_list) \
+	X(kmod_new)                                                                                \
+	X(kmod_unref)                                                                              \
+	X(kmod_set_log_priority)                                                                   \
+	X(kmod_load_resources)                                                                     \
+	X(kmod_list_next)                                                                          \
+	X(kmod_module_new_from_path)                                                               \
+	X(kmod_module_new_from_name)                                                               \
+	X(kmod_module_new_from_lookup)                                                             \
+	X(kmod_module_unref)                                                                       \
+	X(kmod_module_unref_list)                                                                  \
+	X(kmod_module_get_module)                                                                  \
+	X(kmod_module_get_name)                                                                    \
+	X(kmod_module_get_path)                                                                    \
+	X(kmod_module_get_info)                                                                    \
+	X(kmod_module_info_get_key)                                                                \
+	X(kmod_module_info_get_value)                                                              \
+	X(kmod_module_info_free_list)                                                              \
 	X(kmod_module_probe_insert_module)
 
 static struct {
@@ -146,7 +146,7 @@ int kmod_load(const char *name)
 	if (r < 0)
 		return r;
 	r = K(kmod_module_probe_insert_module)(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL,
-					    NULL);
+					       NULL);
 	return r > 0 ? -EPERM : r;
 }
 

@@ -64,16 +64,11 @@ int log_internal(int level, int error, const char *fmt, ...)
 	errno = saved;
 
 	switch (target) {
-	case LOG_TARGET_JOURNAL:
-		fprintf(stderr, "<%d>%s\n", level, buf);
-		break;
-	case LOG_TARGET_KMSG:
-		write_kmsg(level, buf);
-		break;
+	case LOG_TARGET_JOURNAL: fprintf(stderr, "<%d>%s\n", level, buf); break;
+	case LOG_TARGET_KMSG: write_kmsg(level, buf); break;
 	default:
 		if (level <= LOG_WARNING)
-			fprintf(stderr, "%s%s\n",
-				level <= LOG_ERR ? "Error! " : "Warning: ", buf);
+			fprintf(stderr, "%s%s\n", level <= LOG_ERR ? "Error! " : "Warning: ", buf);
 		else
 			fprintf(level == LOG_DEBUG ? stderr : stdout, "%s\n", buf);
 	}

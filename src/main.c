@@ -29,15 +29,22 @@ static const struct verb verbs[] = {
 	{ "unbuild", cmd_unbuild, false, "[M/V] [-k KVER]... [--all]  remove built modules" },
 	{ "install", cmd_install, false, "[M/V] [-k KVER]... [--force]  build if needed, install" },
 	{ "uninstall", cmd_uninstall, false, "[M/V] [-k KVER]... [--all]  take out of kernels" },
-	{ "remove", cmd_remove, false, "[M/V] [-k KVER]... [--all]  uninstall, unbuild, unregister" },
+	{ "remove", cmd_remove, false,
+	  "[M/V] [-k KVER]... [--all]  uninstall, unbuild, unregister" },
 	{ "status", cmd_status, false, "[M[/V]] [-k KVER]  show the state of every module" },
-	{ "autoinstall", cmd_autoinstall, false, "[-k KVER]... [--all]  build+install AUTOINSTALL modules" },
-	{ "check", cmd_check, false, "[-k KVER | --all-kernels] [--json]  explain every kernel's state" },
+	{ "autoinstall", cmd_autoinstall, false,
+	  "[-k KVER]... [--all]  build+install AUTOINSTALL modules" },
+	{ "check", cmd_check, false,
+	  "[-k KVER | --all-kernels] [--json]  explain every kernel's state" },
 	{ "boot", cmd_boot, false, "[-k KVER]  early-boot repair for the running kernel" },
-	{ "kernel-install", cmd_kernel_install, false, "add|remove KVER [DIR [IMAGE]]  kernel-install mode" },
-	{ "early-modules", cmd_early_modules, false, "-k KVER  module files that belong in early boot" },
-	{ "conf", cmd_conf, true, "[-k KVER] [-a ARCH] [--source-dir DIR] FILE  print a dkms.conf as dkms reads it" },
-	{ "initramfs", cmd_initramfs, true, "list|has|append|find|detect|regenerate  inspect and update initramfs images" },
+	{ "kernel-install", cmd_kernel_install, false,
+	  "add|remove KVER [DIR [IMAGE]]  kernel-install mode" },
+	{ "early-modules", cmd_early_modules, false,
+	  "-k KVER  module files that belong in early boot" },
+	{ "conf", cmd_conf, true,
+	  "[-k KVER] [-a ARCH] [--source-dir DIR] FILE  print a dkms.conf as dkms reads it" },
+	{ "initramfs", cmd_initramfs, true,
+	  "list|has|append|find|detect|regenerate  inspect and update initramfs images" },
 	{ "help", cmd_help, false, "  this help" },
 };
 
@@ -62,9 +69,21 @@ static const struct verb *find_verb(const char *name)
 }
 
 enum {
-	OPT_ROOT = 256, OPT_DKMSTREE, OPT_SOURCETREE, OPT_INSTALLTREE, OPT_KSRC, OPT_NO_DEPMOD,
-	OPT_NO_INITRAMFS, OPT_JSON, OPT_ALL_KERNELS, OPT_FORCE, OPT_ALL, OPT_VERBOSE, OPT_IGNORED,
-	OPT_IGNORED_ARG, OPT_ROOT_DEVICE,
+	OPT_ROOT = 256,
+	OPT_DKMSTREE,
+	OPT_SOURCETREE,
+	OPT_INSTALLTREE,
+	OPT_KSRC,
+	OPT_NO_DEPMOD,
+	OPT_NO_INITRAMFS,
+	OPT_JSON,
+	OPT_ALL_KERNELS,
+	OPT_FORCE,
+	OPT_ALL,
+	OPT_VERBOSE,
+	OPT_IGNORED,
+	OPT_IGNORED_ARG,
+	OPT_ROOT_DEVICE,
 };
 
 static const struct option options[] = {
@@ -120,7 +139,10 @@ static int parse_options(struct dk_ctx *ctx, int argc, char **argv, char ***ret)
 		case 'j': ctx->jobs = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
 		case 'q': ctx->quiet = true; break;
 		case 'c': break;
-		case 'V': printf("dkms-agent %s (dkms 3.x compatible)\n", VERSION); strv_free(pos); return 0;
+		case 'V':
+			printf("dkms-agent %s (dkms 3.x compatible)\n", VERSION);
+			strv_free(pos);
+			return 0;
 		case 'h': strv_free(pos); return cmd_help(ctx, 0, NULL);
 		case OPT_ROOT: ctx_set_root(ctx, optarg); break;
 		case OPT_DKMSTREE: set(&ctx->dkms_tree, optarg); break;

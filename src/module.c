@@ -11,8 +11,8 @@ void module_tree(const struct dk_ctx *ctx, struct dk_tree *t)
 int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const char *conf_path,
 		const char *kver, const char *arch, struct dk_pkg **ret, char **ret_error)
 {
-	_cleanup_free_ char *conf = conf_path ? xstrdup(conf_path)
-					      : ctx_dkms_path(ctx, m, v, "source", "dkms.conf");
+	_cleanup_free_ char *conf =
+		conf_path ? xstrdup(conf_path) : ctx_dkms_path(ctx, m, v, "source", "dkms.conf");
 	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
 	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
 	_cleanup_free_ char *cache = ctx_dkms_path(ctx, ".cache");

@@ -21,8 +21,9 @@ void ops_job_add(struct dk_job **jobs, size_t *n, const char *m, const char *v, 
 		 const char *arch)
 {
 	*jobs = xrealloc(*jobs, (*n + 1) * sizeof(**jobs));
-	(*jobs)[(*n)++] = (struct dk_job){ .m = xstrdup(m), .v = xstrdup(v),
-					   .kver = xstrdup(kver), .arch = xstrdup(arch) };
+	(*jobs)[(*n)++] = (struct dk_job){
+		.m = xstrdup(m), .v = xstrdup(v), .kver = xstrdup(kver), .arch = xstrdup(arch)
+	};
 }
 
 void ops_jobs_free(struct dk_job *jobs, size_t n)
@@ -96,8 +97,12 @@ static void prepare_signing(const struct dk_ctx *ctx, struct dk_job *jobs, size_
 		if (sign_prepare(ctx, jobs[i].kver, kconfig, &s, NULL) > 0) {
 			int r = sign_ensure_key(&s, NULL);
 			if (r < 0)
-				log_warning_errno(r, r == -ENOENT ? "Cannot create the signing key %s: openssl is not installed" : "Cannot create the signing key %s: %m",
-						  s.key);
+				log_warning_errno(
+					r,
+					r == -ENOENT
+						? "Cannot create the signing key %s: openssl is not installed"
+						: "Cannot create the signing key %s: %m",
+					s.key);
 			sign_done(&s);
 			return;
 		}
@@ -183,7 +188,8 @@ static void reap_child(struct child *c)
 	job_finish(j, atoi(buf), *(nl2 + 1) ? xstrdup(nl2 + 1) : NULL);
 	j->built = j->code == 0;
 	if (j->code == 0)
-		log_info("Built %s/%s for %s (%s) in %.1f s", j->m, j->v, j->kver, j->arch, j->seconds);
+		log_info("Built %s/%s for %s (%s) in %.1f s", j->m, j->v, j->kver, j->arch,
+			 j->seconds);
 }
 
 static void build_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
@@ -199,9 +205,11 @@ static void build_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 				continue;
 			int ready = job_ready(jobs, n, j);
 			if (ready < 0) {
-				job_finish(j, DK_EXIT_BUILD_FAILED,
-					   xasprintf("%s/%s: a module it depends on (BUILD_DEPENDS) failed",
-						     j->m, j->v));
+				job_finish(
+					j, DK_EXIT_BUILD_FAILED,
+					xasprintf(
+						"%s/%s: a module it depends on (BUILD_DEPENDS) failed",
+						j->m, j->v));
 				continue;
 			}
 			if (!ready)
@@ -248,7 +256,8 @@ static void install_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 		char *err = NULL;
 		int r = install_files(ctx, j->pkg, j->kver, j->arch, &err);
 		if (r < 0) {
-			job_finish(j, r == -EEXIST ? DK_EXIT_INSTALL_ABORTED : DK_EXIT_BUILD_FAILED, err);
+			job_finish(j, r == -EEXIST ? DK_EXIT_INSTALL_ABORTED : DK_EXIT_BUILD_FAILED,
+				   err);
 			continue;
 		}
 		if (!strv_contains(kernels, j->kver))

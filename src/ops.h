@@ -10,18 +10,18 @@
 struct dk_job {
 	char *m, *v, *kver, *arch;
 	struct dk_pkg *pkg;
-	int code;       /* dkms exit code of this job: 0 ok, 77 excluded, … */
+	int code; /* dkms exit code of this job: 0 ok, 77 excluded, … */
 	char *message;
 	char *log_path;
-	bool built;     /* built by this run */
+	bool built;	/* built by this run */
 	bool installed; /* installed by this run */
-	int state;      /* internal */
+	int state;	/* internal */
 	double seconds;
 };
 
 enum {
-	OPS_INSTALL = 1 << 0,  /* install after building */
-	OPS_REBUILD = 1 << 1,  /* rebuild even if built (--force) */
+	OPS_INSTALL = 1 << 0, /* install after building */
+	OPS_REBUILD = 1 << 1, /* rebuild even if built (--force) */
 	OPS_QUIET_SKIP = 1 << 2,
 };
 

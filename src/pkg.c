@@ -134,12 +134,14 @@ static void set_modules(struct dk_pkg *p, const struct dk_conf *c, char ***error
 		const char *dest = get(c, "DEST_MODULE_NAME", i);
 		m->dest_name = xstrdup(*dest ? dest : m->built_name);
 		const char *loc = get(c, "BUILT_MODULE_LOCATION", i);
-		m->built_location = *loc && !endswith(loc, "/") ? xasprintf("%s/", loc) : xstrdup(loc);
+		m->built_location =
+			*loc && !endswith(loc, "/") ? xasprintf("%s/", loc) : xstrdup(loc);
 		m->dest_location = xstrdup(get(c, "DEST_MODULE_LOCATION", i));
 
 		if (!*m->built_name)
 			add_error(errors, p->conf_path,
-				  "No '%s' directive specified for record #%u.", "BUILT_MODULE_NAME", i);
+				  "No '%s' directive specified for record #%u.",
+				  "BUILT_MODULE_NAME", i);
 		if (ends_in_object(m->built_name))
 			add_error(errors, p->conf_path,
 				  "'%s' directive ends in '.o' or '.ko' in record #%u.",
@@ -154,9 +156,10 @@ static void set_modules(struct dk_pkg *p, const struct dk_conf *c, char ***error
 					 m->dest_location };
 		for (size_t k = 0; k < ELEMENTSOF(names); k++)
 			if (has_dotdot(values[k]) || (k != 1 && k != 3 && strchr(values[k], '/')))
-				add_error(errors, p->conf_path,
-					  "Directive '%s' leads outside its directory ('%s') in record #%u.",
-					  names[k], values[k], i);
+				add_error(
+					errors, p->conf_path,
+					"Directive '%s' leads outside its directory ('%s') in record #%u.",
+					names[k], values[k], i);
 		if (!*m->dest_location)
 			add_error(errors, p->conf_path,
 				  "No '%s' directive specified for record #%u.",
@@ -171,7 +174,8 @@ static void set_modules(struct dk_pkg *p, const struct dk_conf *c, char ***error
 	}
 	if (size == 0)
 		strv_consume(errors, xasprintf("%s: Error! No 'DEST_MODULE_LOCATION' directive "
-					       "specified.", p->conf_path));
+					       "specified.",
+					       p->conf_path));
 }
 
 static void set_make(struct dk_pkg *p, const struct dk_conf *c, const struct dk_pkg_env *env,
@@ -190,9 +194,9 @@ static void set_make(struct dk_pkg *p, const struct dk_conf *c, const struct dk_
 		return;
 	/* dkms's default; the build layer may substitute its own paths. */
 	p->make_is_default = true;
-	_cleanup_free_ char *ksd = env->conf.kernel_source_dir ?
-					   xstrdup(env->conf.kernel_source_dir) :
-					   xasprintf("/lib/modules/%s/build", kver);
+	_cleanup_free_ char *ksd = env->conf.kernel_source_dir
+					   ? xstrdup(env->conf.kernel_source_dir)
+					   : xasprintf("/lib/modules/%s/build", kver);
 	p->make_command = xasprintf("make -C %s M=%s/%s/%s/build", ksd,
 				    env->conf.dkms_tree ? env->conf.dkms_tree : "/var/lib/dkms",
 				    strempty(p->name), strempty(p->version));
@@ -233,8 +237,8 @@ static int apply_overrides(struct dk_pkg *p, struct dk_conf **c, const struct dk
 			   const char *kver, const char *arch)
 {
 	const char *m = env->conf.module ? env->conf.module : get(*c, "PACKAGE_NAME", 0);
-	const char *v = env->conf.module_version ? env->conf.module_version :
-						   get(*c, "PACKAGE_VERSION", 0);
+	const char *v =
+		env->conf.module_version ? env->conf.module_version : get(*c, "PACKAGE_VERSION", 0);
 	if (!env->etc_dkms || !*m)
 		return 0;
 	char *names[] = { xasprintf("%s.conf", m), xasprintf("%s-%s.conf", m, v),
@@ -284,13 +288,14 @@ int pkg_load(const char *conf_path, const struct dk_pkg_env *env, struct dk_pkg 
 	r = apply_overrides(p, &c, env, kver, arch);
 	if (r < 0) {
 		if (ret_error)
-			*ret_error = xasprintf("%s: an override in %s cannot be read: %s", conf_path,
-					       env->etc_dkms, strerror(-r));
+			*ret_error = xasprintf("%s: an override in %s cannot be read: %s",
+					       conf_path, env->etc_dkms, strerror(-r));
 		return r;
 	}
 	if (c->status != 0)
 		strv_consume(&errors, xasprintf("%s: Error! The second expansion of a value "
-						"failed (an unset variable?).", conf_path));
+						"failed (an unset variable?).",
+						conf_path));
 
 	p->used_bash = c->used_bash;
 	p->name = get_dup(c, "PACKAGE_NAME", 0);
@@ -320,12 +325,14 @@ int pkg_load(const char *conf_path, const struct dk_pkg_env *env, struct dk_pkg 
 						conf_path));
 	if (!p->version)
 		strv_consume(&errors, xasprintf("%s: Error! No 'PACKAGE_VERSION' directive "
-						"specified.", conf_path));
+						"specified.",
+						conf_path));
 	if (errors && c->used_bash)
-		strv_consume(&errors, xasprintf("%s: note: not plain assignments (%s), so bash read "
-						"it; a syntax error there loses what follows "
-						"(try: bash -n %s)",
-						conf_path, strempty(c->bash_reason), conf_path));
+		strv_consume(&errors,
+			     xasprintf("%s: note: not plain assignments (%s), so bash read "
+				       "it; a syntax error there loses what follows "
+				       "(try: bash -n %s)",
+				       conf_path, strempty(c->bash_reason), conf_path));
 	if (errors) {
 		if (ret_error)
 			*ret_error = strv_join(errors, "\n");

@@ -11,20 +11,20 @@ struct dk_built_module {
 	char *built_name;     /* BUILT_MODULE_NAME[i], without .ko */
 	char *built_location; /* BUILT_MODULE_LOCATION[i], relative to the build dir, "" or ends in / */
 	char *dest_name;      /* DEST_MODULE_NAME[i] (default: built_name) */
-	char *dest_location;  /* DEST_MODULE_LOCATION[i] as written (install places under updates/dkms) */
-	bool strip;           /* STRIP[i] (default yes) */
+	char *dest_location; /* DEST_MODULE_LOCATION[i] as written (install places under updates/dkms) */
+	bool strip;	     /* STRIP[i] (default yes) */
 };
 
 struct dk_pkg {
-	char *name;                    /* PACKAGE_NAME */
-	char *version;                 /* PACKAGE_VERSION */
+	char *name;    /* PACKAGE_NAME */
+	char *version; /* PACKAGE_VERSION */
 	char *conf_path;
 	struct dk_built_module *modules;
 	size_t n_modules;
-	char *make_command;            /* MAKE[0] or MAKE_MATCH-selected, raw (shell) */
-	bool make_is_default;          /* no MAKE given: use dkms's default */
-	char *clean_command;           /* CLEAN or NULL */
-	char **patches;                /* PATCH[i] whose PATCH_MATCH matches kver */
+	char *make_command;   /* MAKE[0] or MAKE_MATCH-selected, raw (shell) */
+	bool make_is_default; /* no MAKE given: use dkms's default */
+	char *clean_command;  /* CLEAN or NULL */
+	char **patches;	      /* PATCH[i] whose PATCH_MATCH matches kver */
 	char *pre_build, *post_build, *pre_install, *post_install, *post_add, *post_remove;
 	bool autoinstall;
 	char **build_depends;
@@ -33,10 +33,10 @@ struct dk_pkg {
 	char *build_exclusive_kernel_min, *build_exclusive_kernel_max;
 	char **obsolete_by;
 	bool no_weak_modules;
-	bool remake_initrd;            /* deprecated, accepted */
+	bool remake_initrd; /* deprecated, accepted */
 	bool used_bash;
-	char **warnings;               /* "Deprecated feature: REMAKE_INITRD (<file>)", ... */
-	char **conf_files;             /* dkms.conf, then the /etc/dkms overrides that applied */
+	char **warnings;   /* "Deprecated feature: REMAKE_INITRD (<file>)", ... */
+	char **conf_files; /* dkms.conf, then the /etc/dkms overrides that applied */
 };
 
 /* One problem found reading a package, for a clear message. */
@@ -47,8 +47,8 @@ struct dk_pkg_error {
 };
 
 struct dk_pkg_env {
-	struct dk_conf_env conf;  /* kernelver/arch may be NULL-free defaults */
-	const char *etc_dkms;     /* host path of <root>/etc/dkms for overrides, or NULL */
+	struct dk_conf_env conf; /* kernelver/arch may be NULL-free defaults */
+	const char *etc_dkms;	 /* host path of <root>/etc/dkms for overrides, or NULL */
 };
 
 /* Reads and validates conf_path for (kver, arch). Returns 0, or -EINVAL with

@@ -4,10 +4,10 @@
 #pragma once
 
 struct rootfs_info {
-	char *source;  /* how it was found: "mountinfo", "cmdline", "given" */
-	char *spec;    /* root= value or device path as given */
-	char *device;  /* resolved device or image path, or NULL */
-	char *fstype;  /* from libblkid, else from mountinfo */
+	char *source; /* how it was found: "mountinfo", "cmdline", "given" */
+	char *spec;   /* root= value or device path as given */
+	char *device; /* resolved device or image path, or NULL */
+	char *fstype; /* from libblkid, else from mountinfo */
 	char *uuid, *label;
 };
 

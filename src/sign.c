@@ -75,11 +75,14 @@ int sign_ensure_key(const struct dk_signer *s, const char *log_path)
 		return 0;
 	_cleanup_free_ char *tk = xasprintf("%s.new", s->key);
 	_cleanup_free_ char *tc = xasprintf("%s.new", s->cert);
-	char *argv[] = { "openssl", "req", "-new", "-x509", "-nodes", "-days", "36500",
-			 "-subj", "/CN=DKMS module signing key", "-newkey", "rsa:2048",
-			 "-keyout", tk, "-outform", "DER", "-out", tc, NULL };
-	_cleanup_close_ int fd = log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND |
-							 O_CLOEXEC, 0644) : -1;
+	char *argv[] = { "openssl", "req",	"-new",
+			 "-x509",   "-nodes",	"-days",
+			 "36500",   "-subj",	"/CN=DKMS module signing key",
+			 "-newkey", "rsa:2048", "-keyout",
+			 tk,	    "-outform", "DER",
+			 "-out",    tc,		NULL };
+	_cleanup_close_ int fd =
+		log_path ? open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
 	struct spawn_opts o = { .out_fd = fd, .quiet = 1 };
 	mode_t old = umask(077);
 	int r = spawn_wait(argv, &o);

@@ -7,7 +7,7 @@
 
 struct dk_signer {
 	char *sign_file; /* host path */
-	char *hash;      /* CONFIG_MODULE_SIG_HASH */
+	char *hash;	 /* CONFIG_MODULE_SIG_HASH */
 	char *key, *cert;
 };
 

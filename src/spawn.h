@@ -7,14 +7,14 @@
 
 struct spawn_opts {
 	const char *cwd;
-	int out_fd;               /* stdout+stderr go here; -1 = inherit */
-	char *const *env;         /* extra NAME=VALUE entries, or NULL */
-	unsigned timeout_sec;     /* 0 = none */
-	uid_t uid;                /* run as this user when run_as_user */
+	int out_fd;	      /* stdout+stderr go here; -1 = inherit */
+	char *const *env;     /* extra NAME=VALUE entries, or NULL */
+	unsigned timeout_sec; /* 0 = none */
+	uid_t uid;	      /* run as this user when run_as_user */
 	gid_t gid;
 	int run_as_user;
-	int quiet;                /* discard output when out_fd < 0 */
-	pid_t parent;             /* internal */
+	int quiet;    /* discard output when out_fd < 0 */
+	pid_t parent; /* internal */
 };
 
 /* Runs argv[0] (searched in $PATH) and waits. Returns the exit status (0-255),

@@ -49,7 +49,8 @@ static int check_fd(int dfd, const char *path, int depth, char **ret_path)
 		}
 		if (!S_ISDIR(st.st_mode))
 			continue;
-		int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int sub = openat(dirfd(d), de->d_name,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0) {
 			r = -errno;
 			break;
