@@ -58,3 +58,22 @@ int conf_bash_eval(const struct conf_ctx *cc, const char *cache_dir, struct shva
  * plain assignments, into vars (which may hold variables already set).
  * Returns 1, or 0 with *ret_reason when bash is needed. */
 int conf_native_source(const char *text, size_t len, struct shvars *vars, const char **ret_reason);
+
+/* conf-lex.c: lexical helpers of the native reader. */
+struct sbuf {
+	char *s;
+	size_t n, cap;
+};
+void sb_putc(struct sbuf *b, char c);
+void sb_puts(struct sbuf *b, const char *s);
+const char *sb_str(struct sbuf *b);
+int nproc_string(char *buf, size_t n);
+bool is_name_start(int c);
+bool is_name_char(int c);
+bool is_blank(int c);
+bool is_ifs(int c);
+bool is_meta(int c);
+bool name_is_special(const char *n);
+int parse_index(const char *s, size_t n, unsigned *ret);
+int parse_integer(const char *s, long long *ret);
+bool glob_chars(const char *s);

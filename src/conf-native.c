@@ -18,32 +18,6 @@
 #include "log.h"
 #include "util.h"
 
-struct sbuf {
-	char *s;
-	size_t n, cap;
-};
-
-static void sb_putc(struct sbuf *b, char c)
-{
-	if (b->n + 2 > b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 64;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	b->s[b->n++] = c;
-	b->s[b->n] = 0;
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-	for (; *s; s++)
-		sb_putc(b, *s);
-}
-
-static const char *sb_str(struct sbuf *b)
-{
-	return b->s ? b->s : "";
-}
-
 enum word_mode {
 	WORD_SCALAR, /* the value of NAME=...: no splitting, no globbing */
 	WORD_ARRAY,  /* an element of NAME=(...): splitting, globbing, braces */
@@ -93,19 +67,6 @@ static bool provably_unset(const struct parser *p, const char *name)
 	return !getenv(name);
 }
 
-/* The CPU count as coreutils' nproc prints it: the affinity mask, unless
- * the OpenMP variables it honours are set (then bash runs the real one). */
-static int nproc_string(char *buf, size_t n)
-{
-	cpu_set_t set;
-	if (getenv("OMP_NUM_THREADS") || getenv("OMP_THREAD_LIMIT"))
-		return -EAGAIN;
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
-		return -errno;
-	snprintf(buf, n, "%d", CPU_COUNT(&set));
-	return 0;
-}
-
 /* "$(nproc)" or "`nproc`" at p->pos: the one command substitution dkms.conf
  * files commonly use (make -j$(nproc)). Returns 1 when it was consumed. */
 static int try_nproc(struct parser *p, struct sbuf *out, const char *form)
@@ -121,90 +82,6 @@ static int try_nproc(struct parser *p, struct sbuf *out, const char *form)
 static int peek(const struct parser *p, size_t off)
 {
 	return p->pos + off < p->len ? (unsigned char)p->s[p->pos + off] : -1;
-}
-
-static bool is_name_start(int c)
-{
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_name_char(int c)
-{
-	return is_name_start(c) || (c >= '0' && c <= '9');
-}
-
-static bool is_blank(int c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool is_ifs(int c)
-{
-	return c == ' ' || c == '\t' || c == '\n';
-}
-
-/* Characters that end an unquoted word. */
-static bool is_meta(int c)
-{
-	return c < 0 || is_ifs(c) || strchr(";&|<>()", c);
-}
-
-/* Variables whose assignment changes how bash (or the reference's own loop)
- * behaves, or which bash itself maintains. */
-static bool name_is_special(const char *n)
-{
-	static const char *const names[] = {
-		"IFS",	    "PATH",	  "RANDOM",
-		"SRANDOM",  "SECONDS",	  "LINENO",
-		"PWD",	    "OLDPWD",	  "OPTIND",
-		"OPTARG",   "OPTERR",	  "GLOBIGNORE",
-		"GLOBSORT", "PS4",	  "SHELLOPTS",
-		"BASHOPTS", "FUNCNAME",	  "UID",
-		"EUID",	    "PPID",	  "GROUPS",
-		"HISTCMD",  "DIRSTACK",	  "LANG",
-		"LANGUAGE", "TMOUT",	  "POSIXLY_CORRECT",
-		"CDPATH",   "HOME",	  "SHELL",
-		"TMPDIR",   "ENV",	  "FIGNORE",
-		"HOSTNAME", "HOSTTYPE",	  "MACHTYPE",
-		"OSTYPE",   "PIPESTATUS", "vars",
-		"_v",	    "_i",	  "_val",
-		"CR",	    "tmpfile",	  "scratch",
-		"conf",
-	};
-	for (size_t i = 0; i < ELEMENTSOF(names); i++)
-		if (streq(n, names[i]))
-			return true;
-	return startswith(n, "BASH") || startswith(n, "LC_") || startswith(n, "EPOCH") ||
-	       startswith(n, "COMP_") || startswith(n, "READLINE_");
-}
-
-/* An arithmetic literal as bash reads it in a subscript: decimal, 0octal, 0xhex. */
-static int parse_index(const char *s, size_t n, unsigned *ret)
-{
-	unsigned base = 10, v = 0;
-	size_t i = 0;
-	if (n == 0)
-		return -EINVAL;
-	if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-		base = 16, i = 2;
-	else if (n > 1 && s[0] == '0')
-		base = 8, i = 1;
-	for (; i < n; i++) {
-		int c = (unsigned char)s[i], d;
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (base == 16 && c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (base == 16 && c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			return -EINVAL;
-		if ((unsigned)d >= base || v > 100000)
-			return -EINVAL;
-		v = v * base + d;
-	}
-	*ret = v;
-	return 0;
 }
 
 /* At '$'. Appends the expansion; sets *ret_expanded when a variable was read. */
@@ -496,15 +373,6 @@ static int parse_assignment(struct parser *p)
 
 static int parse_command(struct parser *p);
 
-static int parse_integer(const char *s, long long *ret)
-{
-	const char *d = s + (*s == '-');
-	if (!*d || strspn(d, "0123456789") != strlen(d) || strlen(d) > 17)
-		return -EINVAL;
-	*ret = strtoll(s, NULL, 10);
-	return 0;
-}
-
 /* `[ A -op B ] && command` or `||`: an integer comparison guarding an
  * assignment, as in "[ $PROCS_NUM -gt 16 ] && PROCS_NUM=16". At the '['. */
 static int parse_test_and(struct parser *p)
@@ -647,11 +515,6 @@ static int parse_script(struct parser *p)
 			return r;
 	}
 	return 1;
-}
-
-static bool glob_chars(const char *s)
-{
-	return strpbrk(s, "*?[\\") != NULL;
 }
 
 /* Would bash's pathname expansion change this field? Only "no match" is
