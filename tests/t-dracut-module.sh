@@ -62,6 +62,19 @@ lsinitrd -f "$dep" "$IMG" | grep -q 'dkatest.ko' ||
 	fail "dkatest not in the image's modules.dep"
 ok "image has dkatest.ko, usr/bin/dkms-agent and the pre-pivot hook"
 
+# Host-only mode (Debian's default) keeps only modules loaded right now; the
+# early module, just built for this kernel, must be in the image all the same.
+IMG2=$T/initrd-hostonly.img
+dracutbasedir=$BASE DKMS_ROOT=$ROOT DKMS_AGENT=$DKMS_AGENT \
+	dracut --force --quiet --hostonly --no-early-microcode --no-compress \
+	--conf "$T/dracut.conf" --confdir "$T/dracut.conf.d" --tmpdir "$T/tmp" \
+	--kmoddir "$ROOT/lib/modules/$KVER" \
+	-m base --add dkms-agent \
+	"$IMG2" "$KVER" >"$T/dracut2.log" 2>&1 || { cat "$T/dracut2.log"; fail "dracut --hostonly failed"; }
+lsinitrd "$IMG2" 2>&1 | grep -Eq " (usr/)?lib/modules/$KVER/updates/dkms/dkatest\.ko" ||
+	fail "a host-only image lacks the early module"
+ok "host-only image has dkatest.ko"
+
 # The host's dracut tree is untouched.
 [ ! -e /usr/lib/dracut/modules.d/90dkms-agent ] || echo "note: a 90dkms-agent is installed on the host"
 

@@ -63,8 +63,10 @@ installkernel() {
 	done < <(_dkms_agent early-modules -k "$kernel")
 	((${#early[@]})) || return 0
 	# Not -o: a missing early module is an error, an image without the root
-	# file system's driver does not boot.
-	instmods "${early[@]}"
+	# file system's driver does not boot. hostonly='': in a host-only image
+	# dracut keeps only modules loaded right now, and an early module built a
+	# moment ago for a new kernel is not loaded yet.
+	hostonly='' instmods "${early[@]}"
 }
 
 install() {
