@@ -27,22 +27,6 @@ struct item {
 	uint32_t mtime;
 };
 
-static int reasonf(char **ret_reason, int error, const char *fmt, ...) _printf_(3, 4);
-static int reasonf(char **ret_reason, int error, const char *fmt, ...)
-{
-	if (!ret_reason)
-		return error;
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	free(*ret_reason);
-	*ret_reason = s;
-	return error;
-}
-
 static void items_free(struct item *l, size_t n)
 {
 	for (size_t k = 0; k < n; k++) {
@@ -61,29 +45,30 @@ static int load_item(const struct initramfs *img, const struct initramfs_add *a,
 
 	if (isempty(a->dest) || endswith(a->dest, "/") || strstr(a->dest, "/../") ||
 	    startswith(a->dest, "../") || endswith(a->dest, "/.."))
-		return reasonf(ret_reason, -EINVAL, "bad destination '%s'", strempty(a->dest));
+		return reason_set(ret_reason, -EINVAL, "bad destination '%s'", strempty(a->dest));
 	int r = initramfs_resolve(img, a->dest, &it->dest);
 	if (r < 0 || isempty(it->dest))
-		return reasonf(ret_reason, r < 0 ? r : -EINVAL, "cannot resolve '%s' in the image",
-			       a->dest);
+		return reason_set(ret_reason, r < 0 ? r : -EINVAL,
+				  "cannot resolve '%s' in the image", a->dest);
 	if (lstat(a->src, &st) < 0)
-		return reasonf(ret_reason, -errno, "%s: %m", a->src);
+		return reason_set(ret_reason, -errno, "%s: %m", a->src);
 	if (S_ISLNK(st.st_mode)) {
 		r = readlink_malloc(a->src, &s);
 		n = r >= 0 ? strlen(s) : 0;
 	} else if (S_ISREG(st.st_mode)) {
 		r = read_full_file(a->src, &s, &n, 0);
 	} else
-		return reasonf(ret_reason, -EINVAL, "%s is not a regular file or symlink", a->src);
+		return reason_set(ret_reason, -EINVAL, "%s is not a regular file or symlink",
+				  a->src);
 	if (r < 0)
-		return reasonf(ret_reason, r, "cannot read %s: %s", a->src, strerror(-r));
+		return reason_set(ret_reason, r, "cannot read %s: %s", a->src, strerror(-r));
 	it->data = (uint8_t *)s;
 	it->size = n;
 	it->mode = st.st_mode;
 	it->mtime = (uint32_t)st.st_mtime;
 	const struct initramfs_file *f = initramfs_lookup(img, it->dest);
 	if (f && S_ISDIR(f->mode))
-		return reasonf(ret_reason, -EISDIR, "%s is a directory in the image", it->dest);
+		return reason_set(ret_reason, -EISDIR, "%s is a directory in the image", it->dest);
 	return 0;
 }
 
@@ -97,8 +82,8 @@ static int need_parents(const struct initramfs *img, const char *dest, char ***d
 		*s = 0;
 		const struct initramfs_file *f = initramfs_lookup(img, p);
 		if (f && !S_ISDIR(f->mode))
-			return reasonf(ret_reason, -ENOTDIR, "%s is not a directory in the image",
-				       p);
+			return reason_set(ret_reason, -ENOTDIR,
+					  "%s is not a directory in the image", p);
 		if (!f && !strv_contains(*dirs, p))
 			strv_push(dirs, p);
 		*s = '/';
@@ -141,7 +126,7 @@ static int build_archive(const struct initramfs *img, struct item *items, size_t
 		r = cpio_writer_finish(&w);
 	if (r < 0) {
 		cpio_writer_done(&w);
-		return reasonf(ret_reason, r, "cannot build the cpio archive: %s", strerror(-r));
+		return reason_set(ret_reason, r, "cannot build the cpio archive: %s", strerror(-r));
 	}
 	*ret = cpio_writer_steal(&w, ret_len);
 	return 0;
@@ -166,22 +151,6 @@ static int compress_zstd(const uint8_t *in, size_t len, uint8_t **ret, size_t *r
 	}
 	*ret = out;
 	*ret_len = z;
-	return 0;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 
@@ -225,23 +194,24 @@ static int verify(const char *tmp, const struct initramfs *old, const struct ite
 	_cleanup_initramfs_ struct initramfs *img = NULL;
 	int r = initramfs_read(tmp, &img, ret_reason);
 	if (r < 0)
-		return reasonf(ret_reason, -EIO, "the new image does not read back: %s",
-			       ret_reason && *ret_reason ? *ret_reason : strerror(-r));
+		return reason_set(ret_reason, -EIO, "the new image does not read back: %s",
+				  ret_reason && *ret_reason ? *ret_reason : strerror(-r));
 	if (img->n_segments != old->n_segments + 1)
-		return reasonf(ret_reason, -EIO, "the new image has %zu segments, expected %zu",
-			       img->n_segments, old->n_segments + 1);
+		return reason_set(ret_reason, -EIO, "the new image has %zu segments, expected %zu",
+				  img->n_segments, old->n_segments + 1);
 	for (size_t k = 0; k < n; k++) {
 		const struct initramfs_file *f = initramfs_lookup(img, items[k].dest);
 		if (!f || f->size != items[k].size ||
 		    (S_ISLNK(items[k].mode) != S_ISLNK(f->mode)) ||
 		    (items[k].size && memcmp(f->data, items[k].data, items[k].size) != 0))
-			return reasonf(ret_reason, -EIO,
-				       "%s is missing or differs in the new image", items[k].dest);
+			return reason_set(ret_reason, -EIO,
+					  "%s is missing or differs in the new image",
+					  items[k].dest);
 	}
 	for (size_t k = 0; k < old->n_files; k++)
 		if (!initramfs_lookup(img, old->files[k].name))
-			return reasonf(ret_reason, -EIO, "%s vanished from the new image",
-				       old->files[k].name);
+			return reason_set(ret_reason, -EIO, "%s vanished from the new image",
+					  old->files[k].name);
 	return 0;
 }
 
@@ -255,15 +225,16 @@ int initramfs_append(const char *image, const struct initramfs_add *files, size_
 	int r;
 
 	if (n_files == 0)
-		return reasonf(ret_reason, -EINVAL, "nothing to append");
+		return reason_set(ret_reason, -EINVAL, "nothing to append");
 	r = initramfs_read(image, &img, ret_reason);
 	if (r < 0)
 		return r;
 	/* The kernel's lz4 reader treats everything after the magic as blocks
 	 * and would choke on an appended segment. */
 	if (img->n_segments && img->segments[img->n_segments - 1].compression == INITRAMFS_LZ4)
-		return reasonf(ret_reason, -EPROTONOSUPPORT,
-			       "cannot append after an lz4 segment: the kernel would not read it");
+		return reason_set(
+			ret_reason, -EPROTONOSUPPORT,
+			"cannot append after an lz4 segment: the kernel would not read it");
 
 	struct item *items = xcalloc(n_files, sizeof(*items));
 	for (size_t k = 0; k < n_files && r >= 0; k++)
@@ -271,20 +242,21 @@ int initramfs_append(const char *image, const struct initramfs_add *files, size_
 	for (size_t a = 0; r >= 0 && a < n_files; a++)
 		for (size_t b = a + 1; b < n_files; b++)
 			if (streq(items[a].dest, items[b].dest)) {
-				r = reasonf(ret_reason, -EINVAL, "%s given twice", items[a].dest);
+				r = reason_set(ret_reason, -EINVAL, "%s given twice",
+					       items[a].dest);
 				break;
 			}
 	if (r >= 0)
 		r = build_archive(img, items, n_files, &archive, &archive_len, ret_reason);
 	if (r >= 0 && (r = compress_zstd(archive, archive_len, &seg, &seg_len)) < 0)
-		reasonf(ret_reason, r, "zstd compression failed");
+		reason_set(ret_reason, r, "zstd compression failed");
 	if (r >= 0 && (r = write_temp(image, img, seg, seg_len, &tmp)) < 0)
-		reasonf(ret_reason, r, "cannot write a temporary copy of %s: %s", image,
-			strerror(-r));
+		reason_set(ret_reason, r, "cannot write a temporary copy of %s: %s", image,
+			   strerror(-r));
 	if (r >= 0 && (r = verify(tmp, img, items, n_files, ret_reason)) < 0)
 		unlink(tmp);
 	if (r >= 0 && rename(tmp, image) < 0) {
-		r = reasonf(ret_reason, -errno, "cannot replace %s: %m", image);
+		r = reason_set(ret_reason, -errno, "cannot replace %s: %m", image);
 		unlink(tmp);
 	}
 	if (r >= 0)

@@ -12,22 +12,6 @@
 #include "log.h"
 #include "util.h"
 
-static int reasonf(char **ret_reason, int error, const char *fmt, ...) _printf_(3, 4);
-static int reasonf(char **ret_reason, int error, const char *fmt, ...)
-{
-	if (!ret_reason)
-		return error;
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	free(*ret_reason);
-	*ret_reason = s;
-	return error;
-}
-
 static const char *root_prefix(const char *root)
 {
 	return isempty(root) || streq(root, "/") ? "" : root;
@@ -271,12 +255,12 @@ static int check_image(const char *path, const char *kver, char **ret_reason)
 	_cleanup_free_ char *reason = NULL;
 	int r = initramfs_read(path, &img, &reason);
 	if (r < 0)
-		return reasonf(ret_reason, -EPROTO, "the new image does not read back: %s",
-			       strempty(reason));
+		return reason_set(ret_reason, -EPROTO, "the new image does not read back: %s",
+				  strempty(reason));
 	_cleanup_free_ char *dep = xasprintf("lib/modules/%s/modules.dep", kver);
 	_cleanup_free_ char *udep = xasprintf("usr/lib/modules/%s/modules.dep", kver);
 	if (!initramfs_lookup(img, dep) && !initramfs_lookup(img, udep))
-		return reasonf(ret_reason, -EPROTO, "the new image lacks %s", dep);
+		return reason_set(ret_reason, -EPROTO, "the new image lacks %s", dep);
 	return 0;
 }
 
@@ -284,9 +268,9 @@ static int run(char **argv, const struct spawn_opts *opts, char **ret_reason)
 {
 	int r = spawn_wait(argv, opts);
 	if (r < 0)
-		return reasonf(ret_reason, r, "cannot run %s: %s", argv[0], strerror(-r));
+		return reason_set(ret_reason, r, "cannot run %s: %s", argv[0], strerror(-r));
 	if (r > 0)
-		return reasonf(ret_reason, -EPROTO, "%s failed with status %d", argv[0], r);
+		return reason_set(ret_reason, -EPROTO, "%s failed with status %d", argv[0], r);
 	return 0;
 }
 
@@ -298,11 +282,11 @@ static int build_and_replace(const char *root, const char *kver, const char *ima
 	*strrchr(dir, '/') = 0;
 	int r = mkdir_p(dir, 0755);
 	if (r < 0)
-		return reasonf(ret_reason, r, "cannot create %s: %s", dir, strerror(-r));
+		return reason_set(ret_reason, r, "cannot create %s: %s", dir, strerror(-r));
 	_cleanup_free_ char *tmp = xasprintf("%s.dkms-tmp.XXXXXX", image);
 	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return reasonf(ret_reason, -errno, "cannot create a file next to %s: %m", image);
+		return reason_set(ret_reason, -errno, "cannot create a file next to %s: %m", image);
 	struct stat st;
 	mode_t mode = stat(image, &st) == 0 ? st.st_mode & 07777 : 0600;
 
@@ -326,11 +310,11 @@ static int build_and_replace(const char *root, const char *kver, const char *ima
 	if (r >= 0)
 		r = check_image(tmp, kver, ret_reason);
 	if (r >= 0 && fchmod(fd, mode) < 0)
-		r = reasonf(ret_reason, -errno, "cannot chmod %s: %m", tmp);
+		r = reason_set(ret_reason, -errno, "cannot chmod %s: %m", tmp);
 	if (r >= 0 && fsync(fd) < 0)
-		r = reasonf(ret_reason, -errno, "cannot sync %s: %m", tmp);
+		r = reason_set(ret_reason, -errno, "cannot sync %s: %m", tmp);
 	if (r >= 0 && rename(tmp, image) < 0)
-		r = reasonf(ret_reason, -errno, "cannot replace %s: %m", image);
+		r = reason_set(ret_reason, -errno, "cannot replace %s: %m", image);
 	if (r < 0) {
 		unlink(tmp);
 		return r;
@@ -344,15 +328,15 @@ int initramfs_regenerate(const char *root, const char *kver, enum initramfs_tool
 {
 	root = root_prefix(root);
 	if (!exists_in(root, "/lib/modules") && !exists_in(root, "/usr/lib/modules"))
-		return reasonf(ret_reason, -ENOENT, "no module directory under %s", root);
+		return reason_set(ret_reason, -ENOENT, "no module directory under %s", root);
 	_cleanup_free_ char *mods = xasprintf("/lib/modules/%s", kver);
 	_cleanup_free_ char *umods = xasprintf("/usr/lib/modules/%s", kver);
 	if (!exists_in(root, mods) && !exists_in(root, umods))
-		return reasonf(ret_reason, -ENOENT, "no modules for kernel %s", kver);
+		return reason_set(ret_reason, -ENOENT, "no modules for kernel %s", kver);
 	if (tool == INITRAMFS_TOOL_AUTO)
 		tool = initramfs_detect_tool(root);
 	if (tool == INITRAMFS_TOOL_NONE)
-		return reasonf(ret_reason, -EOPNOTSUPP, "no initramfs generator is installed");
+		return reason_set(ret_reason, -EOPNOTSUPP, "no initramfs generator is installed");
 
 	_cleanup_free_ char *image = target_image(root, kver, tool);
 	log_debug("Regenerating %s with %s", image, initramfs_tool_name(tool));

@@ -67,20 +67,6 @@ enum initramfs_compression unpack_detect(const uint8_t *b, size_t len)
 	return INITRAMFS_NONE;
 }
 
-static int reason(char **ret_reason, int error, const char *fmt, ...) _printf_(3, 4);
-static int reason(char **ret_reason, int error, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	free(*ret_reason);
-	*ret_reason = s;
-	return error;
-}
-
 static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *ret_consumed,
 		       uint8_t **ret_out, size_t *ret_out_len, char **ret_reason)
 {
@@ -95,10 +81,10 @@ static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *r
 		size_t n = ZSTD_findFrameCompressedSize(buf + end, len - end);
 		if (ZSTD_isError(n)) {
 			if (ZSTD_getErrorCode(n) == ZSTD_error_srcSize_wrong)
-				return reason(ret_reason, -ENODATA,
-					      "zstd frame at +%zu is truncated", end);
-			return reason(ret_reason, -EBADMSG, "zstd frame at +%zu: %s", end,
-				      ZSTD_getErrorName(n));
+				return reason_set(ret_reason, -ENODATA,
+						  "zstd frame at +%zu is truncated", end);
+			return reason_set(ret_reason, -EBADMSG, "zstd frame at +%zu: %s", end,
+					  ZSTD_getErrorName(n));
 		}
 		end += n;
 	}
@@ -118,8 +104,8 @@ static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *r
 	while (in.pos < in.size || z != 0) {
 		if (outlen == cap) {
 			if (cap >= max_out) {
-				r = reason(ret_reason, -E2BIG,
-					   "zstd segment unpacks past %zu bytes", max_out);
+				r = reason_set(ret_reason, -E2BIG,
+					       "zstd segment unpacks past %zu bytes", max_out);
 				break;
 			}
 			cap = cap * 2 > max_out ? max_out : cap * 2;
@@ -130,11 +116,11 @@ static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *r
 		z = ZSTD_decompressStream(ds, &ob, &in);
 		outlen = ob.pos;
 		if (ZSTD_isError(z)) {
-			r = reason(ret_reason, -EBADMSG, "zstd: %s", ZSTD_getErrorName(z));
+			r = reason_set(ret_reason, -EBADMSG, "zstd: %s", ZSTD_getErrorName(z));
 			break;
 		}
 		if (in.pos == in.size && before == in.pos && ob.pos < cap && z != 0) {
-			r = reason(ret_reason, -ENODATA, "zstd stream is truncated");
+			r = reason_set(ret_reason, -ENODATA, "zstd stream is truncated");
 			break;
 		}
 	}
@@ -146,20 +132,6 @@ static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *r
 	*ret_consumed = end;
 	*ret_out = out;
 	*ret_out_len = outlen;
-	return 0;
-}
-
-static int write_all_fd(int fd, const uint8_t *data, size_t len)
-{
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		off += (size_t)n;
-	}
 	return 0;
 }
 
@@ -178,7 +150,7 @@ static int run_tool(const char *tool, const char *extra, const uint8_t *data, si
 	_cleanup_close_ int out = memfd_create("initramfs-out", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (in < 0 || out < 0)
 		return -errno;
-	int r = write_all_fd(in, data, len);
+	int r = write_all(in, data, len);
 	if (r < 0)
 		return r;
 	if (ftruncate(out, (off_t)max_out) < 0 || fcntl(out, F_ADD_SEALS, F_SEAL_GROW) < 0)
@@ -194,13 +166,13 @@ static int run_tool(const char *tool, const char *extra, const uint8_t *data, si
 	struct spawn_opts o = { .out_fd = out, .env = env };
 	r = spawn_wait(argv, &o);
 	if (r < 0)
-		return reason(ret_reason, r, "cannot run %s: %s", tool, strerror(-r));
+		return reason_set(ret_reason, r, "cannot run %s: %s", tool, strerror(-r));
 	off_t n = lseek(out, 0, SEEK_CUR);
 	if (n < 0)
 		return -errno;
 	if ((size_t)n >= max_out)
-		return reason(ret_reason, -E2BIG, "%s segment unpacks past %zu bytes", tool,
-			      max_out);
+		return reason_set(ret_reason, -E2BIG, "%s segment unpacks past %zu bytes", tool,
+				  max_out);
 	uint8_t *buf = xmalloc((size_t)n + 1);
 	if (n > 0 && pread(out, buf, (size_t)n, 0) != n) {
 		free(buf);
@@ -221,10 +193,10 @@ static int run_tool(const char *tool, const char *extra, const uint8_t *data, si
 		msg[--tail] = 0;
 	const char *line = strrchr(msg, '\n') ? strrchr(msg, '\n') + 1 : msg;
 	if (r == 127)
-		return reason(ret_reason, -ENOENT, "%s is not installed", tool);
+		return reason_set(ret_reason, -ENOENT, "%s is not installed", tool);
 	if (strstr(line, "nexpected end of") || strstr(line, "truncated"))
-		return reason(ret_reason, -ENODATA, "%s stream is truncated", tool);
-	return reason(ret_reason, -EBADMSG, "%s failed with status %d: %s", tool, r, line);
+		return reason_set(ret_reason, -ENODATA, "%s stream is truncated", tool);
+	return reason_set(ret_reason, -EBADMSG, "%s failed with status %d: %s", tool, r, line);
 }
 
 struct gzip_candidate {
@@ -344,12 +316,13 @@ int unpack_segment(enum initramfs_compression c, const uint8_t *buf, size_t len,
 			return r;
 		if (gzip_member_end(buf, len, out, out_len, &end, &out_len) < 0) {
 			free(out);
-			return reason(ret_reason, -ENODATA, "gzip member has no valid trailer");
+			return reason_set(ret_reason, -ENODATA, "gzip member has no valid trailer");
 		}
 		break;
 	case INITRAMFS_XZ:
 		if (xz_stream_end(buf, len, &end) < 0)
-			return reason(ret_reason, -ENODATA, "xz stream has no footer (truncated)");
+			return reason_set(ret_reason, -ENODATA,
+					  "xz stream has no footer (truncated)");
 		r = run_tool("xz", "--single-stream", buf, end, max_out, &out, &out_len,
 			     ret_reason);
 		if (r < 0)
@@ -357,14 +330,14 @@ int unpack_segment(enum initramfs_compression c, const uint8_t *buf, size_t len,
 		break;
 	case INITRAMFS_LZ4:
 		if (lz4_stream_end(buf, len, &end) < 0)
-			return reason(ret_reason, -ENODATA, "lz4 block runs past the end");
+			return reason_set(ret_reason, -ENODATA, "lz4 block runs past the end");
 		r = run_tool("lz4", NULL, buf, end, max_out, &out, &out_len, ret_reason);
 		if (r < 0)
 			return r;
 		break;
 	default:
-		return reason(ret_reason, -EPROTONOSUPPORT, "%s compression is not supported",
-			      initramfs_compression_name(c));
+		return reason_set(ret_reason, -EPROTONOSUPPORT, "%s compression is not supported",
+				  initramfs_compression_name(c));
 	}
 	*ret_consumed = end;
 	*ret_out = out;

@@ -28,22 +28,6 @@ struct parser {
 	char **reason;
 };
 
-static int reasonf(char **ret_reason, int error, const char *fmt, ...) _printf_(3, 4);
-static int reasonf(char **ret_reason, int error, const char *fmt, ...)
-{
-	if (!ret_reason)
-		return error;
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	free(*ret_reason);
-	*ret_reason = s;
-	return error;
-}
-
 const char *initramfs_compression_name(enum initramfs_compression c)
 {
 	static const char *const names[] = {
@@ -159,8 +143,8 @@ static int parse_archive(struct parser *p, const uint8_t *buf, size_t len, size_
 		p->i->segments[seg].n_entries++;
 	}
 	if (k < 0)
-		return reasonf(p->reason, k, "%s at offset %llu", r.error,
-			       (unsigned long long)(base + r.pos));
+		return reason_set(p->reason, k, "%s at offset %llu", r.error,
+				  (unsigned long long)(base + r.pos));
 	resolve_hardlinks(p, first);
 	*ret_end = r.pos;
 	return 0;
@@ -184,8 +168,8 @@ static int parse_compressed(struct parser *p, size_t pos, enum initramfs_compres
 			       p->reason);
 	if (r < 0) {
 		if (p->reason && *p->reason)
-			return reasonf(p->reason, r, "%s segment at offset %zu: %s",
-				       initramfs_compression_name(c), pos, *p->reason);
+			return reason_set(p->reason, r, "%s segment at offset %zu: %s",
+					  initramfs_compression_name(c), pos, *p->reason);
 		return r;
 	}
 	i->buffers = xrealloc(i->buffers, (i->n_buffers + 1) * sizeof(*i->buffers));
@@ -197,18 +181,18 @@ static int parse_compressed(struct parser *p, size_t pos, enum initramfs_compres
 	i->segments[seg].unpacked = out_len;
 	size_t q = cpio_skip_zeros(out, out_len, 0);
 	if (q < out_len && !cpio_has_magic(out + q, out_len - q))
-		return reasonf(p->reason, -EMEDIUMTYPE,
-			       "%s segment at offset %zu does not hold a cpio archive",
-			       initramfs_compression_name(c), pos);
+		return reason_set(p->reason, -EMEDIUMTYPE,
+				  "%s segment at offset %zu does not hold a cpio archive",
+				  initramfs_compression_name(c), pos);
 	while (q < out_len) {
 		if (!cpio_has_magic(out + q, out_len - q))
-			return reasonf(p->reason, -EBADMSG,
-				       "junk within %s segment at offset %zu (+%zu)",
-				       initramfs_compression_name(c), pos, q);
+			return reason_set(p->reason, -EBADMSG,
+					  "junk within %s segment at offset %zu (+%zu)",
+					  initramfs_compression_name(c), pos, q);
 		r = parse_archive(p, out, out_len, q, seg, 0, &q);
 		if (r < 0)
-			return reasonf(p->reason, r, "%s segment at offset %zu: %s",
-				       initramfs_compression_name(c), pos, *p->reason);
+			return reason_set(p->reason, r, "%s segment at offset %zu: %s",
+					  initramfs_compression_name(c), pos, *p->reason);
 		q = cpio_skip_zeros(out, out_len, q);
 	}
 	return (int)(consumed > 0 ? 0 : -EBADMSG);
@@ -220,7 +204,7 @@ static int parse_image(struct parser *p)
 	size_t pos = 0;
 
 	if (i->image_size == 0)
-		return reasonf(p->reason, -EMEDIUMTYPE, "empty file");
+		return reason_set(p->reason, -EMEDIUMTYPE, "empty file");
 	for (;;) {
 		pos = cpio_skip_zeros(i->image, i->image_size, pos);
 		if (pos >= i->image_size)
@@ -238,15 +222,15 @@ static int parse_image(struct parser *p)
 			continue;
 		}
 		if (cpio_has_magic(b, left))
-			return reasonf(p->reason, -EBADMSG,
-				       "cpio archive at offset %zu is not 4-byte aligned", pos);
+			return reason_set(p->reason, -EBADMSG,
+					  "cpio archive at offset %zu is not 4-byte aligned", pos);
 		enum initramfs_compression c = unpack_detect(b, left);
 		if (c == INITRAMFS_NONE && i->n_segments == 0)
-			return reasonf(p->reason, -EMEDIUMTYPE,
-				       "not an initramfs: no cpio or compression magic");
+			return reason_set(p->reason, -EMEDIUMTYPE,
+					  "not an initramfs: no cpio or compression magic");
 		if (c == INITRAMFS_NONE)
-			return reasonf(p->reason, -EPROTONOSUPPORT,
-				       "unknown compression or junk at offset %zu", pos);
+			return reason_set(p->reason, -EPROTONOSUPPORT,
+					  "unknown compression or junk at offset %zu", pos);
 		size_t before = i->n_segments;
 		int r = parse_compressed(p, pos, c);
 		if (r < 0)
@@ -316,7 +300,7 @@ int initramfs_read(const char *path, struct initramfs **ret, char **ret_reason)
 	size_t len = 0;
 	int r = read_full_file(path, &buf, &len, 0);
 	if (r < 0)
-		return reasonf(ret_reason, r, "cannot read %s: %s", path, strerror(-r));
+		return reason_set(ret_reason, r, "cannot read %s: %s", path, strerror(-r));
 	r = parse_owned((uint8_t *)buf, len, ret, ret_reason);
 	log_debug("initramfs %s: %s", path, r < 0 && ret_reason ? *ret_reason : "read");
 	return r;

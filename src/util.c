@@ -60,6 +60,21 @@ char *xasprintf(const char *fmt, ...)
 	return r;
 }
 
+int reason_set(char **ret_reason, int error, const char *fmt, ...)
+{
+	if (!ret_reason)
+		return error;
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	free(*ret_reason);
+	*ret_reason = s;
+	return error;
+}
+
 size_t strv_length(char *const *l)
 {
 	size_t n = 0;
@@ -237,7 +252,7 @@ int read_full_file(const char *p, char **ret, size_t *ret_size, size_t max)
 	return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len > 0) {

@@ -38,6 +38,11 @@ bool path_is_symlink(const char *p);
 /* Reads a symbolic link's target into a new string. */
 int readlink_malloc(const char *p, char **ret);
 
+/* Replaces *ret_reason (when not NULL) with a formatted sentence for the
+ * caller to print, and returns error: keeps "fail with a reason" one line. */
+int reason_set(char **ret_reason, int error, const char *fmt, ...) _printf_(3, 4);
+/* Writes all of data, retrying on EINTR and short writes. */
+int write_all(int fd, const void *data, size_t len);
 /* Reads a whole file (at most max bytes; 0 = no limit), NUL-terminated. */
 int read_full_file(const char *p, char **ret, size_t *ret_size, size_t max);
 /* Writes data to p via a temporary file in the same directory, fsync, rename. */
