@@ -282,6 +282,21 @@ static void skip_comment(struct parser *p)
 		p->pos++;
 }
 
+/* Skips blanks, empty lines and comments; returns the next character. */
+static int skip_space(struct parser *p)
+{
+	for (;;) {
+		skip_blanks(p);
+		int c = peek(p, 0);
+		if (c == '\n')
+			p->pos++;
+		else if (c == '#')
+			skip_comment(p);
+		else
+			return c;
+	}
+}
+
 /* NAME=( ... ): at the '('. */
 static int parse_array(struct parser *p, const char *name, bool append)
 {
@@ -289,16 +304,7 @@ static int parse_array(struct parser *p, const char *name, bool append)
 	_cleanup_strv_free_ char **elems = NULL;
 	p->pos++;
 	for (;;) {
-		skip_blanks(p);
-		int c = peek(p, 0);
-		if (c == '\n') {
-			p->pos++;
-			continue;
-		}
-		if (c == '#') {
-			skip_comment(p);
-			continue;
-		}
+		int c = skip_space(p);
 		if (c == ')') {
 			p->pos++;
 			break;
@@ -498,17 +504,7 @@ static int parse_command(struct parser *p)
 static int parse_script(struct parser *p)
 {
 	while (p->pos < p->len) {
-		skip_blanks(p);
-		int c = peek(p, 0);
-		if (c == '\n') {
-			p->pos++;
-			continue;
-		}
-		if (c == '#') {
-			skip_comment(p);
-			continue;
-		}
-		if (c < 0)
+		if (skip_space(p) < 0)
 			break;
 		int r = parse_command(p);
 		if (r <= 0)
