@@ -76,6 +76,27 @@ void agent_mods_free(struct agent_mod *m, size_t n)
 	free(m);
 }
 
+char *agent_module_name(const char *file)
+{
+	char *name = xstrdup(path_basename(file));
+	name[strcspn(name, ".")] = 0;
+	return name;
+}
+
+char *agent_initramfs_path(const char *kver, const char *file)
+{
+	return xasprintf("lib/modules/%s/updates/dkms/%s", kver, path_basename(file));
+}
+
+bool agent_file_is_early(const struct agent_config *cfg, const struct agent_mod *m,
+			 const char *file, const char *rootfs_type)
+{
+	if (strv_contains(cfg->early_modules, m->name))
+		return true;
+	_cleanup_free_ char *name = agent_module_name(file);
+	return strv_contains(cfg->early_modules, name) || streq_ptr(name, rootfs_type);
+}
+
 bool agent_mod_needs_work(const struct agent_mod *m, bool force)
 {
 	switch (m->state) {

@@ -45,5 +45,15 @@ void agent_config_done(struct agent_config *c);
 int agent_scan(const struct dk_ctx *ctx, const char *kver, const char *arch, bool quick,
 	       struct agent_mod **ret, size_t *ret_n);
 void agent_mods_free(struct agent_mod *m, size_t n);
+/* The module a file holds: "hello" for ".../hello.ko.zst". New string. */
+char *agent_module_name(const char *file);
+/* Where an installed DKMS module file lives inside kver's initramfs. */
+char *agent_initramfs_path(const char *kver, const char *file);
+/* Whether a module file of m belongs in early boot (the initramfs): its
+ * package or module is listed in early_modules=, or it is the driver of the
+ * root filesystem (rootfs_type may be NULL). One rule for boot, check and
+ * the initramfs hooks. */
+bool agent_file_is_early(const struct agent_config *cfg, const struct agent_mod *m,
+			 const char *file, const char *rootfs_type);
 /* Whether the boot run must act on this module. */
 bool agent_mod_needs_work(const struct agent_mod *m, bool force);

@@ -106,8 +106,7 @@ static void load_needed(const struct dk_ctx *ctx, struct agent_mod *mods, size_t
 		for (size_t f = 0;
 		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
 			const char *file = mods[i].files[f];
-			_cleanup_free_ char *name = xstrdup(path_basename(file));
-			name[strcspn(name, ".")] = 0;
+			_cleanup_free_ char *name = agent_module_name(file);
 			if (kmod_is_loaded(name))
 				continue;
 			if (!listed_for_loading(ctx, name) && !matches_device(file, aliases))
@@ -124,7 +123,8 @@ static void load_needed(const struct dk_ctx *ctx, struct agent_mod *mods, size_t
 /* Files to append for the rebuilt modules of kver, and whether the image
  * should hold them: it held them before, or they are early modules. */
 static int refresh_initramfs(const struct dk_ctx *ctx, const struct agent_config *cfg,
-			     const char *kver, struct agent_mod *mods, size_t n)
+			     const char *kver, struct agent_mod *mods, size_t n,
+			     const char *rootfs_type)
 {
 	if (streq(cfg->initramfs, "off") || ctx->no_initramfs)
 		return 0;
@@ -143,13 +143,11 @@ static int refresh_initramfs(const struct dk_ctx *ctx, const struct agent_config
 	size_t na = 0;
 	_cleanup_strv_free_ char **dests = NULL;
 	for (size_t i = 0; r >= 0 && i < n; i++) {
-		bool early = strv_contains(cfg->early_modules, mods[i].name);
 		for (size_t f = 0; mods[i].files && mods[i].files[f]; f++) {
 			const char *file = mods[i].files[f];
-			_cleanup_free_ char *inside = xasprintf("lib/modules/%s/updates/dkms/%s",
-								kver, path_basename(file));
+			_cleanup_free_ char *inside = agent_initramfs_path(kver, file);
 			const struct initramfs_file *old = initramfs_lookup(img, inside);
-			if (!old && !early)
+			if (!old && !agent_file_is_early(cfg, &mods[i], file, rootfs_type))
 				continue;
 			if (old && initramfs_file_matches(old, file) == 1)
 				continue;
@@ -237,8 +235,11 @@ static int boot_repair(struct dk_ctx *ctx, const struct agent_config *cfg, const
 	struct agent_mod *mods = NULL;
 	size_t n = 0;
 	agent_scan(ctx, kver, arch, false, &mods, &n);
-	if (refresh_initramfs(ctx, cfg, kver, mods, n) >= 0)
+	struct rootfs_info rfs = { 0 };
+	rootfs_probe(ctx->root, ctx->root_device, &rfs);
+	if (refresh_initramfs(ctx, cfg, kver, mods, n, rfs.fstype) >= 0)
 		unlink(marker);
+	rootfs_info_done(&rfs);
 	if (cfg->load_modules)
 		load_needed(ctx, mods, n, kver);
 	agent_mods_free(mods, n);
@@ -350,15 +351,10 @@ int cmd_early_modules(struct dk_ctx *ctx, int argc, char **argv)
 	size_t n = 0;
 	agent_scan(ctx, kver, arch, true, &mods, &n);
 	for (size_t i = 0; i < n; i++) {
-		bool early = strv_contains(cfg.early_modules, mods[i].name);
 		for (size_t f = 0;
-		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
-			_cleanup_free_ char *name = xstrdup(path_basename(mods[i].files[f]));
-			name[strcspn(name, ".")] = 0;
-			if (early || strv_contains(cfg.early_modules, name) ||
-			    streq_ptr(name, rfs.fstype))
+		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++)
+			if (agent_file_is_early(&cfg, &mods[i], mods[i].files[f], rfs.fstype))
 				printf("%s\n", mods[i].files[f]);
-		}
 	}
 	agent_mods_free(mods, n);
 	rootfs_info_done(&rfs);

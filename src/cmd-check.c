@@ -139,13 +139,9 @@ static void check_initramfs(const struct dk_ctx *ctx, struct report *rep, const 
 		for (size_t f = 0;
 		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
 			const char *file = mods[i].files[f];
-			_cleanup_free_ char *inside = xasprintf("lib/modules/%s/updates/dkms/%s",
-								kver, path_basename(file));
-			_cleanup_free_ char *name = xstrdup(path_basename(file));
-			name[strcspn(name, ".")] = 0;
-			bool needed = strv_contains(cfg->early_modules, mods[i].name) ||
-				      strv_contains(cfg->early_modules, name) ||
-				      streq_ptr(name, rootfs_type);
+			_cleanup_free_ char *inside = agent_initramfs_path(kver, file);
+			_cleanup_free_ char *name = agent_module_name(file);
+			bool needed = agent_file_is_early(cfg, &mods[i], file, rootfs_type);
 			const struct initramfs_file *in = initramfs_lookup(img, inside);
 			int same = in ? initramfs_file_matches(in, file) : 0;
 			bool bad = (in && same != 1) || (!in && needed);
