@@ -10,18 +10,6 @@
 #include "module.h"
 #include "tree.h"
 
-static bool same_content(const char *a, const char *b)
-{
-	struct stat sa, sb;
-	if (stat(a, &sa) < 0 || stat(b, &sb) < 0 || sa.st_size != sb.st_size)
-		return false;
-	_cleanup_free_ char *ca = NULL, *cb = NULL;
-	size_t la, lb;
-	if (read_full_file(a, &ca, &la, 0) < 0 || read_full_file(b, &cb, &lb, 0) < 0)
-		return false;
-	return la == lb && memcmp(ca, cb, la) == 0;
-}
-
 /* The suffixes dkms appends after built/installed. */
 static void print_extra(struct dk_ctx *ctx, const struct dk_tree *t, const char *m, const char *v,
 			const char *k, const char *a, const struct dk_pkg *pkg, bool installed)
@@ -42,7 +30,7 @@ static void print_extra(struct dk_ctx *ctx, const struct dk_tree *t, const char 
 		_cleanup_free_ char *loc = install_dest_location(ctx, pkg, i);
 		_cleanup_free_ char *dir = ctx_install_path(ctx, k, loc);
 		_cleanup_free_ char *inst = tree_find_module_file(dir, pkg->modules[i].dest_name);
-		if (inst && !same_content(built, inst))
+		if (inst && !files_equal(built, inst))
 			fputs(" (WARNING! Diff between built and installed module!)", stdout);
 	}
 }

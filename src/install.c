@@ -41,15 +41,6 @@ char *install_dest_location(const struct dk_ctx *ctx, const struct dk_pkg *pkg, 
 	return xstrdup(isempty(loc) ? "/updates/dkms" : loc);
 }
 
-static bool same_file_content(const char *a, const char *b)
-{
-	_cleanup_free_ char *ca = NULL, *cb = NULL;
-	size_t la, lb;
-	if (read_full_file(a, &ca, &la, 0) < 0 || read_full_file(b, &cb, &lb, 0) < 0)
-		return false;
-	return la == lb && memcmp(ca, cb, la) == 0;
-}
-
 static char *built_file(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 			const char *arch, size_t i)
 {
@@ -140,7 +131,7 @@ int install_remove_strays(const struct dk_ctx *ctx, const struct dk_pkg *pkg, co
 		_cleanup_free_ char *loc = install_dest_location(ctx, pkg, i);
 		_cleanup_free_ char *dir = ctx_install_path(ctx, kver, loc);
 		_cleanup_free_ char *f = tree_find_module_file(dir, pkg->modules[i].dest_name);
-		if (!built || !f || !same_file_content(built, f))
+		if (!built || !f || !files_equal(built, f))
 			continue;
 		if (unlink(f) == 0) {
 			rmdir_parents(f, stop);

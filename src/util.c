@@ -268,6 +268,18 @@ int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+bool files_equal(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	if (stat(a, &sa) < 0 || stat(b, &sb) < 0 || sa.st_size != sb.st_size)
+		return false;
+	_cleanup_free_ char *ca = NULL, *cb = NULL;
+	size_t la, lb;
+	if (read_full_file(a, &ca, &la, 0) < 0 || read_full_file(b, &cb, &lb, 0) < 0)
+		return false;
+	return la == lb && memcmp(ca, cb, la) == 0;
+}
+
 int fsync_dir_of(const char *p)
 {
 	_cleanup_free_ char *d = xstrdup(p);

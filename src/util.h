@@ -51,6 +51,8 @@ int write_file_atomic(const char *p, const void *data, size_t len, mode_t mode);
 int copy_file_atomic(const char *src, const char *dst, mode_t mode);
 /* Creates a symbolic link atomically (replacing any existing one). */
 int symlink_atomic(const char *target, const char *linkpath);
+/* Whether two files hold the same bytes (false when either cannot be read). */
+bool files_equal(const char *a, const char *b);
 int mkdir_p(const char *p, mode_t mode);
 /* Removes a tree; does not follow symbolic links. ENOENT is success. */
 int rm_rf(const char *p);
