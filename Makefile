@@ -29,15 +29,21 @@ CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-rec
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-SRCS := $(wildcard src/*.c)
+# src/basic (helpers) < src/libdkms (the engine) < src/tools (commands).
+SRC_DIRS := src/basic src/libdkms src/tools
+INCLUDES := $(SRC_DIRS:%=-I%)
+CFLAGS += $(INCLUDES)
+SRCS := $(wildcard $(SRC_DIRS:%=%/*.c))
+HDRS := $(wildcard $(SRC_DIRS:%=%/*.h))
 OBJS := $(SRCS:src/%.c=$(O)/%.o)
-LIB_OBJS := $(filter-out $(O)/main.o,$(OBJS))
+LIB_OBJS := $(filter-out $(O)/tools/main.o,$(OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/unit/%)
 
 all: $(BIN) $(O)/dkms
 
 $(O)/%.o: src/%.c | $(O)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BIN): $(OBJS)
@@ -50,7 +56,7 @@ $(O):
 	mkdir -p $(O)/unit
 
 $(O)/unit/%: tests/unit/%.c $(LIB_OBJS)
-	$(CC) $(CFLAGS) -Isrc -MMD -MP $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
 
 deps:
 	@.ci/deps
@@ -62,7 +68,7 @@ demo: deps all
 	@O=$(O) tests/demo.sh
 
 format-check:
-	clang-format --dry-run --Werror src/*.c src/*.h
+	clang-format --dry-run --Werror $(SRCS) $(HDRS)
 
 clean:
 	rm -rf build build-san tests/out demo
@@ -152,7 +158,7 @@ STATIC_LIBS := $(STATIC_DEPS)/lib/libkmod.a -l:libblkid.a -l:libzstd.a -l:liblzm
 $(STATIC_DEPS)/lib/libkmod.a:
 	.ci/build-libkmod-static $(STATIC_DEPS)
 
-$(STATIC_BIN): $(SRCS) $(wildcard src/*.h) $(STATIC_DEPS)/lib/libkmod.a | $(O)
+$(STATIC_BIN): $(SRCS) $(HDRS) $(STATIC_DEPS)/lib/libkmod.a | $(O)
 	$(CC) -static -DDK_KMOD_DIRECT -I$(STATIC_DEPS)/include $(CFLAGS) $(LDFLAGS) -o $@ $(SRCS) $(STATIC_LIBS)
 
 static: $(STATIC_BIN)
@@ -209,9 +215,9 @@ FUZZ_ALL := $(patsubst tests/fuzz/fuzz-%.c,%,$(filter-out tests/fuzz/fuzz-util.c
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -O1 -g $(FUZZ_SAN) -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
-	-D_GNU_SOURCE -fno-strict-aliasing $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
+	-D_GNU_SOURCE -fno-strict-aliasing $(INCLUDES) $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
 FUZZ_WRAP := -Wl,--wrap=spawn_wait,--wrap=spawn_capture,--wrap=spawn_start
-FUZZ_LIB_OBJS := $(filter-out $(FUZZ_O)/obj/main.o,$(SRCS:src/%.c=$(FUZZ_O)/obj/%.o))
+FUZZ_LIB_OBJS := $(filter-out $(FUZZ_O)/obj/tools/main.o,$(SRCS:src/%.c=$(FUZZ_O)/obj/%.o))
 FUZZ_HARNESS := $(FUZZ_O)/obj/fuzz-util.o $(FUZZ_O)/obj/nospawn.o
 FUZZ_BINS := $(FUZZ_ALL:%=$(FUZZ_O)/fuzz-%)
 
@@ -221,7 +227,7 @@ $(FUZZ_O)/obj/%.o: src/%.c
 
 $(FUZZ_O)/obj/%.o: tests/fuzz/%.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc -MMD -MP -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -c -o $@ $<
 
 $(FUZZ_O)/libdkms-agent.a: $(FUZZ_LIB_OBJS)
 	rm -f $@
@@ -242,5 +248,5 @@ fuzz-clean:
 
 .PHONY: fuzz fuzz-build fuzz-clean
 .PRECIOUS: $(FUZZ_O)/obj/%.o
--include $(wildcard $(FUZZ_O)/obj/*.d)
+-include $(wildcard $(FUZZ_O)/obj/*.d $(FUZZ_O)/obj/*/*.d)
 # ---- end of fuzz -------------------------------------------------------------

@@ -27,17 +27,7 @@ struct agent_mod {
 	char **dest_names;
 };
 
-struct agent_config {
-	char *initramfs; /* regenerate|append|off */
-	char **early_modules;
-	unsigned boot_budget;
-	bool load_modules;
-};
-
 const char *agent_state_name(enum agent_mod_state s);
-/* Reads <root>/etc/dkms-agent.conf (missing file: defaults). */
-int agent_config_load(const struct dk_ctx *ctx, struct agent_config *ret);
-void agent_config_done(struct agent_config *c);
 
 /* Fills *ret with one entry per registered module (newest added version, or
  * the installed one). With quick, installed modules are judged from the
@@ -53,7 +43,7 @@ char *agent_initramfs_path(const char *kver, const char *file);
  * package or module is listed in early_modules=, or it is the driver of the
  * root filesystem (rootfs_type may be NULL). One rule for boot, check and
  * the initramfs hooks. */
-bool agent_file_is_early(const struct agent_config *cfg, const struct agent_mod *m,
-			 const char *file, const char *rootfs_type);
+bool agent_file_is_early(const struct dk_ctx *ctx, const struct agent_mod *m, const char *file,
+			 const char *rootfs_type);
 /* Whether the boot run must act on this module. */
 bool agent_mod_needs_work(const struct agent_mod *m, bool force);

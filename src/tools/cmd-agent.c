@@ -9,7 +9,7 @@
 
 #include "agent.h"
 #include "cmd-agent.h"
-#include "cmd-dkms.h"
+#include "autoinstall.h"
 #include "initramfs.h"
 #include "install.h"
 #include "kbuild.h"
@@ -122,11 +122,10 @@ static void load_needed(const struct dk_ctx *ctx, struct agent_mod *mods, size_t
 
 /* Files to append for the rebuilt modules of kver, and whether the image
  * should hold them: it held them before, or they are early modules. */
-static int refresh_initramfs(const struct dk_ctx *ctx, const struct agent_config *cfg,
-			     const char *kver, struct agent_mod *mods, size_t n,
-			     const char *rootfs_type)
+static int refresh_initramfs(const struct dk_ctx *ctx, const char *kver, struct agent_mod *mods,
+			     size_t n, const char *rootfs_type)
 {
-	if (streq(cfg->initramfs, "off") || ctx->no_initramfs)
+	if (streq(ctx->initramfs_mode, "off") || ctx->no_initramfs)
 		return 0;
 	struct initramfs_image *imgs = NULL;
 	size_t ni = 0;
@@ -147,7 +146,7 @@ static int refresh_initramfs(const struct dk_ctx *ctx, const struct agent_config
 			const char *file = mods[i].files[f];
 			_cleanup_free_ char *inside = agent_initramfs_path(kver, file);
 			const struct initramfs_file *old = initramfs_lookup(img, inside);
-			if (!old && !agent_file_is_early(cfg, &mods[i], file, rootfs_type))
+			if (!old && !agent_file_is_early(ctx, &mods[i], file, rootfs_type))
 				continue;
 			if (old && initramfs_file_matches(old, file) == 1)
 				continue;
@@ -162,7 +161,7 @@ static int refresh_initramfs(const struct dk_ctx *ctx, const struct agent_config
 		initramfs_images_free(imgs, ni);
 		return 0;
 	}
-	if (r >= 0 && streq(cfg->initramfs, "append")) {
+	if (r >= 0 && streq(ctx->initramfs_mode, "append")) {
 		static const char *const idx[] = { "modules.dep",     "modules.dep.bin",
 						   "modules.alias",   "modules.alias.bin",
 						   "modules.symbols", "modules.symbols.bin",
@@ -216,8 +215,7 @@ static char *refresh_marker(const struct dk_ctx *ctx, const char *kver)
 }
 
 /* The work the boot run does when something is missing. */
-static int boot_repair(struct dk_ctx *ctx, const struct agent_config *cfg, const char *kver,
-		       const char *arch)
+static int boot_repair(struct dk_ctx *ctx, const char *kver, const char *arch)
 {
 	_cleanup_close_ int lock = lock_tree(ctx, 0);
 	if (lock < 0)
@@ -237,10 +235,10 @@ static int boot_repair(struct dk_ctx *ctx, const struct agent_config *cfg, const
 	agent_scan(ctx, kver, arch, false, &mods, &n);
 	struct rootfs_info rfs = { 0 };
 	rootfs_probe(ctx->root, ctx->root_device, &rfs);
-	if (refresh_initramfs(ctx, cfg, kver, mods, n, rfs.fstype) >= 0)
+	if (refresh_initramfs(ctx, kver, mods, n, rfs.fstype) >= 0)
 		unlink(marker);
 	rootfs_info_done(&rfs);
-	if (cfg->load_modules)
+	if (ctx->load_modules)
 		load_needed(ctx, mods, n, kver);
 	agent_mods_free(mods, n);
 	log_info("dkms-agent: %d module(s) installed for %s, %d failed", installed, kver, failed);
@@ -263,18 +261,14 @@ int cmd_boot(struct dk_ctx *ctx, int argc, char **argv)
 	if (work == 0 && !path_exists(marker) && !ctx->force)
 		return 0;
 
-	struct agent_config cfg;
-	agent_config_load(ctx, &cfg);
 	if (work)
 		log_info("%zu module(s) missing for %s: building", work, kver);
 	pid_t pid = fork();
 	if (pid < 0) {
-		int r = boot_repair(ctx, &cfg, kver, arch);
-		agent_config_done(&cfg);
-		return r;
+		return boot_repair(ctx, kver, arch);
 	}
 	if (pid == 0)
-		_exit(boot_repair(ctx, &cfg, kver, arch));
+		_exit(boot_repair(ctx, kver, arch));
 	/* Hold the boot back for the budget at most, then let the child finish. */
 	time_t start = time(NULL);
 	int status, r = 0;
@@ -284,16 +278,15 @@ int cmd_boot(struct dk_ctx *ctx, int argc, char **argv)
 			r = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 			break;
 		}
-		if (time(NULL) - start >= (time_t)cfg.boot_budget) {
+		if (time(NULL) - start >= (time_t)ctx->boot_budget_sec) {
 			log_warning(
 				"Boot budget of %u s spent: the build goes on in the background (pid %d)",
-				cfg.boot_budget, (int)pid);
+				ctx->boot_budget_sec, (int)pid);
 			break;
 		}
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
-	agent_config_done(&cfg);
 	return r;
 }
 
@@ -343,8 +336,6 @@ int cmd_early_modules(struct dk_ctx *ctx, int argc, char **argv)
 {
 	_cleanup_free_ char *kver = NULL, *arch = NULL;
 	target_kernel(ctx, &kver, &arch);
-	struct agent_config cfg;
-	agent_config_load(ctx, &cfg);
 	struct rootfs_info rfs = { 0 };
 	rootfs_probe(ctx->root, ctx->root_device, &rfs);
 	struct agent_mod *mods = NULL;
@@ -353,11 +344,10 @@ int cmd_early_modules(struct dk_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		for (size_t f = 0;
 		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++)
-			if (agent_file_is_early(&cfg, &mods[i], mods[i].files[f], rfs.fstype))
+			if (agent_file_is_early(ctx, &mods[i], mods[i].files[f], rfs.fstype))
 				printf("%s\n", mods[i].files[f]);
 	}
 	agent_mods_free(mods, n);
 	rootfs_info_done(&rfs);
-	agent_config_done(&cfg);
 	return 0;
 }

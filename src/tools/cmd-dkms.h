@@ -13,9 +13,3 @@ int cmd_uninstall(struct dk_ctx *ctx, int argc, char **argv);
 int cmd_remove(struct dk_ctx *ctx, int argc, char **argv);
 int cmd_autoinstall(struct dk_ctx *ctx, int argc, char **argv);
 int cmd_status(struct dk_ctx *ctx, int argc, char **argv);
-
-/* Builds and installs every AUTOINSTALL module (newest version) missing for
- * the kernels ("kver/arch" strv), all in one parallel run; used by
- * autoinstall, kernel-install mode and the agent. Returns the number of
- * failures; *ret_installed counts installs done. The caller holds the lock. */
-int autoinstall_kernels(struct dk_ctx *ctx, char **kernels, int *ret_installed);

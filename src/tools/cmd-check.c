@@ -97,8 +97,7 @@ static bool mod_is_problem(const struct agent_mod *m)
 
 /* Initramfs: does the image hold our installed modules, the same build? */
 static void check_initramfs(const struct dk_ctx *ctx, struct report *rep, const char *kver,
-			    struct agent_mod *mods, size_t n, const struct agent_config *cfg,
-			    const char *rootfs_type)
+			    struct agent_mod *mods, size_t n, const char *rootfs_type)
 {
 	struct initramfs_image *imgs = NULL;
 	size_t ni = 0;
@@ -141,7 +140,7 @@ static void check_initramfs(const struct dk_ctx *ctx, struct report *rep, const 
 			const char *file = mods[i].files[f];
 			_cleanup_free_ char *inside = agent_initramfs_path(kver, file);
 			_cleanup_free_ char *name = agent_module_name(file);
-			bool needed = agent_file_is_early(cfg, &mods[i], file, rootfs_type);
+			bool needed = agent_file_is_early(ctx, &mods[i], file, rootfs_type);
 			const struct initramfs_file *in = initramfs_lookup(img, inside);
 			int same = in ? initramfs_file_matches(in, file) : 0;
 			bool bad = (in && same != 1) || (!in && needed);
@@ -213,7 +212,7 @@ static void check_signing(const struct dk_ctx *ctx, struct report *rep, const ch
 }
 
 static void check_kernel(struct dk_ctx *ctx, struct report *rep, const char *kver, const char *arch,
-			 const struct agent_config *cfg, const struct rootfs_info *rfs)
+			 const struct rootfs_info *rfs)
 {
 	struct utsname u;
 	uname(&u);
@@ -266,7 +265,7 @@ static void check_kernel(struct dk_ctx *ctx, struct report *rep, const char *kve
 	}
 	if (rep->json)
 		fputs("],", stdout);
-	check_initramfs(ctx, rep, kver, mods, n, cfg, rfs->fstype);
+	check_initramfs(ctx, rep, kver, mods, n, rfs->fstype);
 	/* A root filesystem whose module comes from DKMS must be there. */
 	for (size_t i = 0; rfs->fstype && i < n; i++) {
 		if (!strv_contains(mods[i].dest_names, rfs->fstype) &&
@@ -313,8 +312,6 @@ int cmd_check(struct dk_ctx *ctx, int argc, char **argv)
 		log_error("check takes no arguments (see --help)");
 		return 2;
 	}
-	struct agent_config cfg;
-	agent_config_load(ctx, &cfg);
 	struct rootfs_info rfs = { 0 };
 	int rr = rootfs_probe(ctx->root, ctx->root_device, &rfs);
 	struct report rep = { .json = ctx->json, .first_kernel = true };
@@ -345,7 +342,7 @@ int cmd_check(struct dk_ctx *ctx, int argc, char **argv)
 	for (size_t i = 0; kernels && kernels[i]; i++) {
 		_cleanup_free_ char *k = NULL, *a = NULL;
 		module_split_kernel(ctx, kernels[i], &k, &a);
-		check_kernel(ctx, &rep, k, a, &cfg, &rfs);
+		check_kernel(ctx, &rep, k, a, &rfs);
 	}
 	if (rep.json)
 		printf("],\"problems\":%d}\n", rep.problems);
@@ -353,6 +350,5 @@ int cmd_check(struct dk_ctx *ctx, int argc, char **argv)
 		printf("\n%s: %d problem(s) found\n", rep.problems ? "\u2717" : "\u2713",
 		       rep.problems);
 	rootfs_info_done(&rfs);
-	agent_config_done(&cfg);
 	return rep.problems ? 1 : 0;
 }

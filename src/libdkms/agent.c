@@ -19,51 +19,6 @@ const char *agent_state_name(enum agent_mod_state s)
 	return names[s];
 }
 
-int agent_config_load(const struct dk_ctx *ctx, struct agent_config *ret)
-{
-	*ret = (struct agent_config){ .initramfs = xstrdup(ctx->initramfs_mode),
-				      .boot_budget = ctx->boot_budget_sec,
-				      .load_modules = true };
-	_cleanup_free_ char *p = ctx_path(ctx, "/etc/dkms-agent.conf");
-	_cleanup_free_ char *c = NULL;
-	int r = read_full_file(p, &c, NULL, 1 << 20);
-	if (r < 0)
-		return r == -ENOENT ? 0 : r;
-	_cleanup_strv_free_ char **lines = strv_split(c, "\n");
-	for (size_t i = 0; lines[i]; i++) {
-		char *l = lines[i] + strspn(lines[i], " \t");
-		char *eq = strchr(l, '=');
-		if (*l == '#' || !eq)
-			continue;
-		*eq = 0;
-		char *v = eq + 1;
-		size_t vl = strlen(v);
-		if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
-			v[vl - 1] = 0;
-			v++;
-		}
-		if (streq(l, "initramfs")) {
-			free(ret->initramfs);
-			ret->initramfs = xstrdup(v);
-		} else if (streq(l, "early_modules")) {
-			strv_free(ret->early_modules);
-			ret->early_modules = strv_split(v, " \t,");
-		} else if (streq(l, "boot_budget") && atoi(v) > 0) {
-			ret->boot_budget = atoi(v);
-		} else if (streq(l, "load_modules")) {
-			ret->load_modules = !(streq(v, "no") || streq(v, "0") || streq(v, "false"));
-		}
-	}
-	return 0;
-}
-
-void agent_config_done(struct agent_config *c)
-{
-	free(c->initramfs);
-	strv_free(c->early_modules);
-	*c = (struct agent_config){ 0 };
-}
-
 void agent_mods_free(struct agent_mod *m, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -88,13 +43,13 @@ char *agent_initramfs_path(const char *kver, const char *file)
 	return xasprintf("lib/modules/%s/updates/dkms/%s", kver, path_basename(file));
 }
 
-bool agent_file_is_early(const struct agent_config *cfg, const struct agent_mod *m,
-			 const char *file, const char *rootfs_type)
+bool agent_file_is_early(const struct dk_ctx *ctx, const struct agent_mod *m, const char *file,
+			 const char *rootfs_type)
 {
-	if (strv_contains(cfg->early_modules, m->name))
+	if (strv_contains(ctx->early_modules, m->name))
 		return true;
 	_cleanup_free_ char *name = agent_module_name(file);
-	return strv_contains(cfg->early_modules, name) || streq_ptr(name, rootfs_type);
+	return strv_contains(ctx->early_modules, name) || streq_ptr(name, rootfs_type);
 }
 
 bool agent_mod_needs_work(const struct agent_mod *m, bool force)

@@ -25,6 +25,8 @@ struct dk_ctx {
 	bool build_as_root; /* true: run make as root (unprivileged builds off) */
 	bool trust_unsafe;  /* true: accept sources writable by non-root */
 	unsigned boot_budget_sec;
+	char **early_modules; /* early_modules= of /etc/dkms-agent.conf */
+	bool load_modules;    /* load_modules= (default yes) */
 	char *post_transaction;
 	char *root_device;	    /* check: probe this device/image as the root fs */
 	bool skip_current_failures; /* autoinstall: skip failed builds whose inputs did not change */

@@ -16,6 +16,7 @@ void ctx_init(struct dk_ctx *ctx)
 		.tmp_location = xstrdup("/tmp"),
 		.initramfs_mode = xstrdup("regenerate"),
 		.boot_budget_sec = 300,
+		.load_modules = true,
 	};
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	ctx->jobs = n > 0 ? (int)n : 1;
@@ -40,6 +41,7 @@ void ctx_done(struct dk_ctx *ctx)
 	free(ctx->initramfs_mode);
 	free(ctx->post_transaction);
 	free(ctx->root_device);
+	strv_free(ctx->early_modules);
 	*ctx = (struct dk_ctx){ 0 };
 }
 
@@ -145,7 +147,8 @@ static int framework_cb(const char *name, const char *value, void *userdata)
 	return 0;
 }
 
-/* The settings of /etc/dkms-agent.conf that the engine needs. */
+/* /etc/dkms-agent.conf: the one reader of it. NAME=VALUE lines, '#'
+ * comments, a value optionally in matching single or double quotes. */
 static void load_agent_conf(struct dk_ctx *ctx)
 {
 	_cleanup_free_ char *p = ctx_path(ctx, "/etc/dkms-agent.conf");
@@ -154,15 +157,32 @@ static void load_agent_conf(struct dk_ctx *ctx)
 		return;
 	_cleanup_strv_free_ char **lines = strv_split(c, "\n");
 	for (size_t i = 0; lines[i]; i++) {
-		const char *v;
-		if ((v = startswith(lines[i], "build_as_root=")))
+		char *l = lines[i] + strspn(lines[i], " \t");
+		char *eq = strchr(l, '=');
+		if (*l == '#' || !eq)
+			continue;
+		*eq = 0;
+		char *v = eq + 1;
+		size_t vl = strlen(v);
+		while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			v[--vl] = 0;
+		if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+			v[vl - 1] = 0;
+			v++;
+		}
+		if (streq(l, "build_as_root"))
 			ctx->build_as_root = parse_bool(v);
-		else if ((v = startswith(lines[i], "trust_unsafe_sources=")))
+		else if (streq(l, "trust_unsafe_sources"))
 			ctx->trust_unsafe = parse_bool(v);
-		else if ((v = startswith(lines[i], "initramfs=")))
+		else if (streq(l, "initramfs"))
 			set_str(&ctx->initramfs_mode, v);
-		else if ((v = startswith(lines[i], "boot_budget=")) && atoi(v) > 0)
+		else if (streq(l, "boot_budget") && atoi(v) > 0)
 			ctx->boot_budget_sec = atoi(v);
+		else if (streq(l, "early_modules")) {
+			strv_free(ctx->early_modules);
+			ctx->early_modules = strv_split(v, " \t,");
+		} else if (streq(l, "load_modules"))
+			ctx->load_modules = !(streq(v, "no") || streq(v, "0") || streq(v, "false"));
 	}
 }
 
