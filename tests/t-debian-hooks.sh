@@ -64,3 +64,10 @@ mkdir -p "$ROOT/lib/modules/$KVER/kernel"
 	{ cat "$T/hdr.log"; fail "header_postinst.d hook failed"; }
 [ -n "$(find_mod "$ROOT" "$KVER" dkatest)" ] || { cat "$T/hdr.log"; fail "header_postinst.d did not build dkatest"; }
 ok "header_postinst.d built dkatest for the installed kernel"
+
+# Debian's own /etc/kernel/postinst.d/dkms runs "dkms autoinstall --kernelver
+# K" (through dkms_autoinstaller): the long spelling must work with ours.
+dk uninstall -m dkatest -v 1.0 -k "$KVER" >/dev/null 2>&1 || true
+dk autoinstall --kernelver "$KVER" >"$T/ai.log" 2>&1 || true
+[ -n "$(find_mod "$ROOT" "$KVER" dkatest)" ] || { cat "$T/ai.log"; fail "autoinstall --kernelver did not install dkatest"; }
+ok "autoinstall --kernelver K (as Debian's hook calls it)"

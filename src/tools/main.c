@@ -88,6 +88,9 @@ enum {
 
 static const struct option options[] = {
 	{ "root", required_argument, NULL, OPT_ROOT },
+	/* dkms's long spellings: Debian's kernel hooks run "autoinstall --kernelver K". */
+	{ "kernelver", required_argument, NULL, 'k' },
+	{ "arch", required_argument, NULL, 'a' },
 	{ "dkmstree", required_argument, NULL, OPT_DKMSTREE },
 	{ "sourcetree", required_argument, NULL, OPT_SOURCETREE },
 	{ "installtree", required_argument, NULL, OPT_INSTALLTREE },
