@@ -106,6 +106,7 @@ install: all
 	ln -sfn dkms-agent $(DESTDIR)$(SBINDIR)/dkms
 	if [ -x $(STATIC_BIN) ]; then install -D -m 755 $(STATIC_BIN) $(DESTDIR)$(LIBDIR_AGENT)/dkms-agent-static; fi
 	$(call inst_sed,644,agent/dkms-agent.service,$(UNITDIR)/dkms-agent.service)
+	ln -sfn dkms-agent.service $(DESTDIR)$(UNITDIR)/dkms.service
 	$(call inst_sed,755,agent/45-dkms-agent.install,$(KERNELINSTALLDIR)/45-dkms-agent.install)
 	$(call inst_sed,755,agent/debian/kernel-postinst.d-dkms-agent,$(SYSCONFDIR)/kernel/postinst.d/dkms-agent)
 	$(call inst_sed,755,agent/debian/header_postinst.d-dkms-agent,$(SYSCONFDIR)/kernel/header_postinst.d/dkms-agent)
@@ -130,7 +131,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/dkms-agent $(DESTDIR)$(SBINDIR)/dkms \
 		$(DESTDIR)$(LIBDIR_AGENT)/dkms-agent-static \
-		$(DESTDIR)$(UNITDIR)/dkms-agent.service \
+		$(DESTDIR)$(UNITDIR)/dkms-agent.service $(DESTDIR)$(UNITDIR)/dkms.service \
 		$(DESTDIR)$(KERNELINSTALLDIR)/45-dkms-agent.install \
 		$(DESTDIR)$(SYSCONFDIR)/kernel/postinst.d/dkms-agent \
 		$(DESTDIR)$(SYSCONFDIR)/kernel/header_postinst.d/dkms-agent \

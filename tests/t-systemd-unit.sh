@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # agent/dkms-agent.service: systemd-analyze verify accepts it with no warning,
-# and the properties the agent relies on are set. ExecStart points at a copy
+# the properties the agent relies on are set, it holds back the display
+# manager and nothing else, and once installed `systemctl enable dkms.service`
+# (dkms's name for it) enables it. ExecStart points at a copy
 # of the built binary (or /bin/true before it exists) because verify insists
 # that the command is executable.
 # shellcheck source=lib.sh
@@ -33,7 +35,10 @@ has 'WantedBy=multi-user.target'
 has 'Conflicts=shutdown.target'
 grep -q '^After=.*local-fs.target' "$unit" || fail "not ordered after local-fs.target"
 grep -q '^Before=.*display-manager.service' "$unit" || fail "not ordered before display-manager.service"
-grep -q '^Before=.*systemd-user-sessions.service' "$unit" || fail "not ordered before systemd-user-sessions.service"
+# Console and SSH logins must not wait for a boot-time build (up to
+# TimeoutStartSec): an administrator has to be able to log in and look.
+grep -qE '^(Before|RequiredBy|WantedBy)=.*(systemd-user-sessions|getty|sshd?)' "$unit" &&
+	fail "unit holds back console or SSH logins"
 grep -qE '^(After|Wants|Requires)=.*network' "$unit" && fail "unit must not wait for the network"
 # It must never pull in the display manager or fail it: ordering only.
 grep -qE '^(Requires|RequiredBy|BindsTo|PartOf)=' "$unit" && fail "unit must only order, not require"
@@ -55,3 +60,22 @@ if [ -f "$conf" ]; then
 fi
 [ "$to_s" -gt "$budget" ] || fail "TimeoutStartSec ($to_s s) must exceed boot_budget ($budget s)"
 ok "TimeoutStartSec=$to_s s above boot_budget=$budget s"
+
+# As installed (make install), dkms.service is this unit: enabling it by that
+# name is all a user does, and disabling it by either name undoes it.
+case $O in /*) B=$O ;; *) B=$TOP/$O ;; esac
+R=$T/root
+make -s -C "$TOP" O="$B" -o "$B/dkms-agent" -o "$B/dkms" UNITDIR=/usr/lib/systemd/system \
+	BASHCOMPDIR=/usr/share/bash-completion/completions install DESTDIR="$R" >"$T/install.log" 2>&1 ||
+	{ cat "$T/install.log"; fail "make install failed"; }
+[ "$(readlink "$R/usr/lib/systemd/system/dkms.service")" = dkms-agent.service ] ||
+	fail "dkms.service is not an alias of dkms-agent.service"
+mkdir -p "$R/etc/systemd/system"
+systemctl --root="$R" enable dkms.service >"$T/enable.log" 2>&1 || { cat "$T/enable.log"; fail "systemctl enable dkms.service failed"; }
+cat "$T/enable.log"
+[ "$(readlink "$R/etc/systemd/system/multi-user.target.wants/dkms-agent.service")" = /usr/lib/systemd/system/dkms-agent.service ] ||
+	fail "enabling dkms.service did not enable dkms-agent.service"
+[ "$(systemctl --root="$R" is-enabled dkms-agent.service)" = enabled ] || fail "dkms-agent.service not enabled"
+systemctl --root="$R" disable dkms-agent.service >/dev/null 2>&1 || fail "systemctl disable failed"
+[ -z "$(find "$R/etc/systemd/system" -type l)" ] || fail "disable left links: $(find "$R/etc/systemd/system" -type l)"
+ok "systemctl enable dkms.service enables dkms-agent.service"
