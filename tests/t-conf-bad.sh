@@ -24,7 +24,8 @@ expect_bad() {
 expect_bad no-name-1.0 "No 'PACKAGE_NAME' directive"
 expect_bad ko-suffix-1.0 "'BUILT_MODULE_NAME' directive ends in '.o' or '.ko'"
 expect_bad no-dest-1.0 "No 'DEST_MODULE_LOCATION' directive specified for record #0"
-expect_bad garbage-1.0 "No 'PACKAGE_NAME' directive" "bash -n"
+# bash's own words (file, line, message) say why the name is missing.
+expect_bad garbage-1.0 "No 'PACKAGE_NAME' directive" "garbage-1.0/dkms.conf: line 1: unexpected EOF"
 
 # A file that cannot be read: exit 2, the file named, both for conf and --check.
 rc=0

@@ -1,23 +1,32 @@
 #!/bin/bash
 # Every dkms.conf of the corpus, read by the reference tool and by
-# `dkms-agent conf` under several kernels/arches: the outputs must be
-# identical, and the native parser must serve at least 90% of the files.
+# `dkms-agent conf` under several kernels/arches (and against the installed
+# Debian kernel's real headers, whose .config packages test): the outputs must
+# be identical, and the native parser must serve at least 90% of the files.
+# The corpus and the tool live in ../shared beside the project.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-CORPUS=${CONF_CORPUS:-/work/shared/corpus/dkms-conf}
-REF=${CONF_REFERENCE:-/work/shared/tools/dkms-conf-reference}
+SHARED=${SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
+CORPUS=${CONF_CORPUS:-$SHARED/corpus/dkms-conf}
+REF=${CONF_REFERENCE:-$SHARED/tools/dkms-conf-reference}
 [ -d "$CORPUS" ] || skip "no corpus at $CORPUS"
 [ -x "$REF" ] || skip "no reference tool at $REF"
 [ -x "$DKMS_AGENT" ] || skip "no $DKMS_AGENT"
 
 # Argument sets: the reference's defaults, another kernel/arch with an
-# explicit source dir, and explicit module/version.
+# explicit source dir, explicit module/version and -j, and the host's kernel
+# with its real source dir (CONFIG_ tests see real values).
 configs=(
 	""
 	"-k 6.12.9+bpo-arm64 -a aarch64 -s /usr/src/linux-headers-6.12.9+bpo-arm64"
-	"-k 5.10.0-30-686-pae -a i686 -m othermod -v 9.9"
+	"-k 5.10.0-30-686-pae -a i686 -m othermod -v 9.9 -j 3"
 )
+if K=$(host_kver); then
+	configs+=("-k $K -a x86_64 -s /usr/src/linux-headers-$K")
+else
+	echo "no Debian kernel headers: the real source dir is not tried"
+fi
 
 total=0 same=0 native=0 bash=0 diffs=0
 for f in "$CORPUS"/*; do

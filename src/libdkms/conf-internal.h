@@ -37,22 +37,24 @@ struct conf_ctx {
 	char *dir;	  /* its directory (cwd of the sourcing) */
 	const char *kernelver, *arch, *kernel_source_dir, *kernel_config;
 	const char *dkms_tree, *source_tree, *install_tree, *module, *module_version;
-	const struct dk_conf *base; /* values already set before sourcing, or NULL */
+	const char *parallel_jobs, *tmp_location; /* tmp_location may be NULL (undefined) */
+	const struct dk_conf *base;		  /* values already set before sourcing, or NULL */
 };
 
 /* Evaluates text natively. Returns 1 and fills *ret (whitelisted variables
  * after both expansions) when the result provably equals bash's; 0 when bash
  * is needed (*ret_reason says why, static string); -errno on failure.
- * *ret_status is the reference's exit status (1: the second expansion hit an
- * unset variable under set -u). */
+ * *ret_status is the reference's exit status (always 0: like dkms, no set -u,
+ * an unset variable is empty). */
 int conf_native_eval(const char *text, size_t len, const struct conf_ctx *cc, struct shvars *ret,
 		     int *ret_status, const char **ret_reason);
 
 /* Evaluates the file with bash in a child (or from the cache). Fills *ret with
- * the final values, *ret_stdout with anything the evaluation printed, and
- * *ret_status with the reference tool's exit status. */
+ * the final values, *ret_stdout with anything the evaluation printed,
+ * *ret_stderr with what bash said on stderr (its own errors name the file and
+ * line), and *ret_status with the reference tool's exit status. */
 int conf_bash_eval(const struct conf_ctx *cc, const char *cache_dir, struct shvars *ret,
-		   char **ret_stdout, int *ret_status, bool *ret_cached);
+		   char **ret_stdout, char **ret_stderr, int *ret_status, bool *ret_cached);
 
 /* Only the sourcing step (no echo, no second expansion) of a file made of
  * plain assignments, into vars (which may hold variables already set).

@@ -29,7 +29,6 @@ struct parser {
 	size_t len, pos;
 	struct shvars *vars;
 	const char *reason;
-	bool unbound;	/* stopped at a variable bash's `set -u` would die on */
 	unsigned depth; /* of `[ ... ] && [ ... ] && ...`, which recurses */
 };
 
@@ -140,10 +139,9 @@ static int expand_dollar(struct parser *p, struct sbuf *out, bool dquoted, bool 
 	}
 	name[n] = 0;
 	const char *v = shvars_get(p->vars, name, idx);
-	if (!v && idx == 0 && provably_unset(p, name)) {
-		p->unbound = true;
-		return bail(p, "reference to an unset variable");
-	}
+	/* Like dkms (no set -u), an unset variable or element is empty. */
+	if (!v && (shvars_exists(p->vars, name) || provably_unset(p, name)))
+		v = "";
 	if (!v)
 		return bail(p, "reference to a variable not known to be set");
 	sb_puts(out, v);
@@ -452,7 +450,6 @@ static int parse_test_and(struct parser *p)
 		p->vars = &scratch;
 		r = parse_command(p);
 		p->vars = saved;
-		p->unbound = false; /* bash never expands the branch it skips */
 		shvars_done(&scratch);
 	}
 	p->depth--;
@@ -581,6 +578,9 @@ static void set_context(struct shvars *v, const struct conf_ctx *cc)
 	shvars_set(v, "install_tree", 0, cc->install_tree);
 	shvars_set(v, "module", 0, cc->module);
 	shvars_set(v, "module_version", 0, cc->module_version);
+	shvars_set(v, "parallel_jobs", 0, cc->parallel_jobs);
+	if (cc->tmp_location)
+		shvars_set(v, "tmp_location", 0, cc->tmp_location);
 	for (size_t i = 0; cc->base && i < cc->base->n_vars; i++)
 		shvars_set(v, cc->base->vars[i].name, cc->base->vars[i].idx,
 			   cc->base->vars[i].value);
@@ -619,10 +619,8 @@ static int second_pass(struct parser *p1, const struct conf_ctx *cc, struct shva
 				shvars_set(v2, conf_whitelist[w], idx[i], sb_str(&out));
 			free(line.s);
 			free(out.s);
-			if (r <= 0) {
-				p1->unbound = p2.unbound;
+			if (r <= 0)
 				return bail(p1, p2.reason ? p2.reason : "second expansion");
-			}
 		}
 	}
 	return 1;
@@ -643,20 +641,8 @@ int conf_native_eval(const char *text, size_t len, const struct conf_ctx *cc, st
 	set_context(&v2, cc);
 	*ret_status = 0;
 	r = parse_script(&p);
-	if (r == 0 && p.unbound) {
-		/* bash dies in the subshell: nothing is echoed, the result is empty. */
-		log_debug("%s: unset variable in the first sourcing, no values", cc->path);
-		r = 1;
-	} else if (r > 0) {
+	if (r > 0)
 		r = second_pass(&p, cc, &v2);
-		if (r == 0 && p.unbound) {
-			/* bash dies in the second sourcing: no output, exit status 1. */
-			log_debug("%s: unset variable in the second expansion", cc->path);
-			*ret_status = 1;
-			shvars_done(&v2);
-			r = 1;
-		}
-	}
 	if (r > 0) {
 		for (size_t i = 0; i < v2.n; i++)
 			if (conf_is_whitelisted(v2.v[i].name))

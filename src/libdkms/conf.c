@@ -6,6 +6,7 @@
 
 #include "conf-internal.h"
 #include "log.h"
+#include "spawn.h"
 #include "util.h"
 
 /* The variables dkms 3.x reads from a dkms.conf, in the order the reference
@@ -170,8 +171,24 @@ static void conf_take_vars(struct dk_conf *c, struct shvars *s)
  * /lib/modules/<kver>/build, module and module_version to the directory
  * name <module>-<version>. Strings owned by *cc are freed by ctx_done. */
 struct ctx_owned {
-	char *ksd, *kconfig, *module, *module_version;
+	char *ksd, *kconfig, *module, *module_version, *jobs;
 };
+
+/* dkms's -j default: $(nproc), 1 when that cannot be run. */
+static char *default_jobs(void)
+{
+	char buf[32];
+	if (nproc_string(buf, sizeof(buf)) >= 0)
+		return xstrdup(buf);
+	char *argv[] = { (char *)"nproc", NULL };
+	struct spawn_opts o = { .out_fd = -1, .quiet = 1 };
+	_cleanup_free_ char *out = NULL;
+	if (spawn_capture(argv, &o, &out) == 0 && out && out[0] >= '0' && out[0] <= '9') {
+		out[strcspn(out, "\n")] = 0;
+		return TAKE_PTR(out);
+	}
+	return xstrdup("1");
+}
 
 static int ctx_fill(struct conf_ctx *cc, struct ctx_owned *own, const char *path,
 		    const struct dk_conf_env *env)
@@ -194,6 +211,10 @@ static int ctx_fill(struct conf_ctx *cc, struct ctx_owned *own, const char *path
 	cc->dkms_tree = env->dkms_tree ? env->dkms_tree : "/var/lib/dkms";
 	cc->source_tree = env->source_tree ? env->source_tree : "/usr/src";
 	cc->install_tree = env->install_tree ? env->install_tree : "/lib/modules";
+	if (!env->parallel_jobs)
+		own->jobs = default_jobs();
+	cc->parallel_jobs = own->jobs ? own->jobs : env->parallel_jobs;
+	cc->tmp_location = env->tmp_location;
 	cc->module = strempty(env->module);
 	cc->module_version = strempty(env->module_version);
 	if (isempty(env->module)) {
@@ -230,8 +251,8 @@ int conf_read_over(const char *path, const struct dk_conf_env *env, const struct
 		shvars_done(&vars);
 		c->used_bash = true;
 		c->bash_reason = reason;
-		r = conf_bash_eval(&cc, env->cache_dir, &vars, &c->extra_stdout, &c->status,
-				   &c->from_cache);
+		r = conf_bash_eval(&cc, env->cache_dir, &vars, &c->extra_stdout, &c->bash_stderr,
+				   &c->status, &c->from_cache);
 	}
 	if (r < 0) {
 		conf_free(TAKE_PTR(c));
@@ -248,6 +269,7 @@ out:
 	free(own.kconfig);
 	free(own.module);
 	free(own.module_version);
+	free(own.jobs);
 	return r;
 }
 
@@ -266,6 +288,7 @@ void conf_free(struct dk_conf *c)
 	}
 	free(c->vars);
 	free(c->extra_stdout);
+	free(c->bash_stderr);
 	free(c);
 }
 

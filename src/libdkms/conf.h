@@ -20,7 +20,9 @@ struct dk_conf_env {
 	const char *install_tree;
 	const char *module; /* NULL: derived from the directory name */
 	const char *module_version;
-	const char *cache_dir; /* host path for cached bash results, or NULL */
+	const char *parallel_jobs; /* NULL: the number of CPUs, as dkms's -j default */
+	const char *tmp_location;  /* NULL: left undefined (the reference tool's view) */
+	const char *cache_dir;	   /* host path for cached bash results, or NULL */
 };
 
 struct dk_conf_var {
@@ -36,8 +38,8 @@ struct dk_conf {
 	bool from_cache;	 /* bash's result came from env->cache_dir */
 	const char *bash_reason; /* static: why the native parser declined */
 	char *extra_stdout;	 /* text the second expansion printed (bash only), or NULL */
-	int status;		 /* the reference tool's exit status: 0, or 1 when
-				   * the second expansion aborted (set -u) */
+	char *bash_stderr;	 /* what bash said while sourcing ("FILE: line N: ..."), or NULL */
+	int status;		 /* the reference tool's exit status (0) */
 };
 
 /* Reads path. On a file that cannot be read: -errno. On success 0. */

@@ -17,6 +17,9 @@ int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const ch
 	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
 	_cleanup_free_ char *cache = ctx_dkms_path(ctx, ".cache");
 	_cleanup_free_ char *etc = ctx_path(ctx, "/etc/dkms");
+	/* dkms's $parallel_jobs: -j or framework.conf, else the CPU count; -j0
+	 * makes it empty. */
+	_cleanup_free_ char *jobs = ctx->jobs > 0 ? xasprintf("%d", ctx->jobs) : xstrdup("");
 
 	/* dkms reads dkms.conf with the in-root view of its trees. */
 	struct dk_pkg_env env = {
@@ -30,6 +33,8 @@ int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const ch
 			.install_tree = ctx->install_tree,
 			.module = m,
 			.module_version = v,
+			.parallel_jobs = jobs,
+			.tmp_location = ctx->tmp_location,
 			.cache_dir = cache,
 		},
 		.etc_dkms = etc,

@@ -46,6 +46,7 @@ void pkg_free(struct dk_pkg *p)
 	free(p->build_exclusive_kernel_max);
 	strv_free(p->obsolete_by);
 	strv_free(p->warnings);
+	strv_free(p->bash_said);
 	strv_free(p->conf_files);
 	free(p);
 }
@@ -232,6 +233,13 @@ static void note_deprecated(struct dk_pkg *p, const struct dk_conf *c, const cha
 				     xasprintf("Deprecated feature: %s (%s)", names[i], file));
 }
 
+static void keep_bash_stderr(struct dk_pkg *p, const struct dk_conf *c)
+{
+	_cleanup_strv_free_ char **lines = c->bash_stderr ? strv_split(c->bash_stderr, "\n") : NULL;
+	for (size_t i = 0; lines && lines[i]; i++)
+		strv_push(&p->bash_said, lines[i]);
+}
+
 /* Sources the overrides that exist on top of *c, in dkms's order. */
 static int apply_overrides(struct dk_pkg *p, struct dk_conf **c, const struct dk_pkg_env *env,
 			   const char *kver, const char *arch)
@@ -256,6 +264,7 @@ static int apply_overrides(struct dk_pkg *p, struct dk_conf **c, const struct dk
 			continue;
 		}
 		note_deprecated(p, next, f);
+		keep_bash_stderr(p, next);
 		next->used_bash |= (*c)->used_bash;
 		conf_free(*c);
 		*c = next;
@@ -284,6 +293,7 @@ int pkg_load(const char *conf_path, const struct dk_pkg_env *env, struct dk_pkg 
 		return r;
 	}
 	strv_push(&p->conf_files, conf_path);
+	keep_bash_stderr(p, c);
 	note_deprecated(p, c, conf_path);
 	r = apply_overrides(p, &c, env, kver, arch);
 	if (r < 0) {
@@ -293,9 +303,9 @@ int pkg_load(const char *conf_path, const struct dk_pkg_env *env, struct dk_pkg 
 		return r;
 	}
 	if (c->status != 0)
-		strv_consume(&errors, xasprintf("%s: Error! The second expansion of a value "
-						"failed (an unset variable?).",
-						conf_path));
+		strv_consume(&errors, xasprintf("%s: Error! bash could not finish reading it "
+						"(exit status %d).",
+						conf_path, c->status));
 
 	p->used_bash = c->used_bash;
 	p->name = get_dup(c, "PACKAGE_NAME", 0);
@@ -327,12 +337,19 @@ int pkg_load(const char *conf_path, const struct dk_pkg_env *env, struct dk_pkg 
 		strv_consume(&errors, xasprintf("%s: Error! No 'PACKAGE_VERSION' directive "
 						"specified.",
 						conf_path));
-	if (errors && c->used_bash)
+	/* What bash said is why a directive is missing (a syntax error loses
+	 * what follows it): part of the error, or a warning, as dkms shows it. */
+	if (errors && p->bash_said)
+		for (size_t i = 0; p->bash_said[i]; i++)
+			strv_consume(&errors, xasprintf("bash: %s", p->bash_said[i]));
+	else if (errors && c->used_bash)
 		strv_consume(&errors,
 			     xasprintf("%s: note: not plain assignments (%s), so bash read "
 				       "it; a syntax error there loses what follows "
 				       "(try: bash -n %s)",
 				       conf_path, strempty(c->bash_reason), conf_path));
+	for (size_t i = 0; !errors && p->bash_said && p->bash_said[i]; i++)
+		strv_consume(&p->warnings, xasprintf("bash: %s", p->bash_said[i]));
 	if (errors) {
 		if (ret_error)
 			*ret_error = strv_join(errors, "\n");

@@ -36,6 +36,7 @@ struct dk_pkg {
 	bool remake_initrd; /* deprecated, accepted */
 	bool used_bash;
 	char **warnings;   /* "Deprecated feature: REMAKE_INITRD (<file>)", ... */
+	char **bash_said;  /* bash's stderr while sourcing: "FILE: line N: message" */
 	char **conf_files; /* dkms.conf, then the /etc/dkms overrides that applied */
 };
 

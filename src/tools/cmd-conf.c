@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* `dkms-agent conf [-k KVER] [-a ARCH] [--source-dir DIR] [-m M] [-v V]
+/* `dkms-agent conf [-k KVER] [-a ARCH] [--source-dir DIR] [-m M] [-v V] [-j JOBS]
  *                  [--cache-dir DIR] [--explain] FILE`
  * The defaults are the reference tool's, not the host's, so that the output
  * can be compared with dkms-conf-reference line for line. */
@@ -14,7 +14,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage: dkms-agent conf [-k KERNELVER] [-a ARCH] [--source-dir DIR] [-m MODULE]\n"
-	      "                       [-v VERSION] [--cache-dir DIR] [--explain] [--check]\n"
+	      "                       [-v VERSION] [-j JOBS] [--cache-dir DIR] [--explain] [--check]\n"
 	      "                       [--etc-dkms DIR] DKMS_CONF\n"
 	      "  --check   validate as dkms's read_conf does (exit 8 on a bad file)\n",
 	      f);
@@ -59,6 +59,7 @@ int cmd_conf(struct dk_ctx *ctx, int argc, char **argv)
 					      { "source-dir", required_argument, NULL, 's' },
 					      { "module", required_argument, NULL, 'm' },
 					      { "module-version", required_argument, NULL, 'v' },
+					      { "jobs", required_argument, NULL, 'j' },
 					      { "cache-dir", required_argument, NULL, 'C' },
 					      { "explain", no_argument, NULL, 'E' },
 					      { "check", no_argument, NULL, 'c' },
@@ -74,13 +75,14 @@ int cmd_conf(struct dk_ctx *ctx, int argc, char **argv)
 	int opt, r;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "+k:a:s:m:v:h", opts, NULL)) >= 0) {
+	while ((opt = getopt_long(argc, argv, "+k:a:s:m:v:j:h", opts, NULL)) >= 0) {
 		switch (opt) {
 		case 'k': env.kernelver = optarg; break;
 		case 'a': env.arch = optarg; break;
 		case 's': env.kernel_source_dir = optarg; break;
 		case 'm': env.module = optarg; break;
 		case 'v': env.module_version = optarg; break;
+		case 'j': env.parallel_jobs = optarg; break;
 		case 'C': env.cache_dir = optarg; break;
 		case 'E': explain = true; break;
 		case 'c': check = true; break;
@@ -103,6 +105,10 @@ int cmd_conf(struct dk_ctx *ctx, int argc, char **argv)
 		return 2;
 	}
 	conf_print(c, stdout);
+	/* What bash said while sourcing (dkms discards it; it is why a value
+	 * is missing when the file has an error). */
+	if (c->bash_stderr)
+		fputs(c->bash_stderr, stderr);
 	if (explain) {
 		if (!c->used_bash)
 			fprintf(stderr, "%s: read by the native parser\n", path);
