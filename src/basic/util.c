@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "chase.h"
 #include "util.h"
 
 void *xmalloc(size_t n)
@@ -401,27 +402,22 @@ int mkdir_p(const char *p, mode_t mode)
 
 int rm_rf(const char *p)
 {
-	struct stat st;
-	if (lstat(p, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
-	DIR *d = opendir(p);
-	if (!d)
-		return -errno;
-	int r = 0;
-	for (struct dirent *de; (de = readdir(d));) {
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-			continue;
-		_cleanup_free_ char *c = path_join(p, de->d_name);
-		int k = rm_rf(c);
-		if (k < 0 && r == 0)
-			r = k;
+	/* The parent is the caller's (a path root owns); from there on, by fd. */
+	_cleanup_free_ char *d = xstrdup(p);
+	size_t l = strlen(d);
+	while (l > 1 && d[l - 1] == '/')
+		d[--l] = 0;
+	const char *parent = ".", *name = d;
+	char *slash = strrchr(d, '/');
+	if (slash) {
+		name = slash + 1;
+		*slash = 0;
+		parent = slash == d ? "/" : d;
 	}
-	closedir(d);
-	if (rmdir(p) < 0 && errno != ENOENT && r == 0)
-		r = -errno;
-	return r;
+	_cleanup_close_ int dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return rm_rf_at(dfd, name);
 }
 
 void rmdir_parents(const char *p, const char *stop)

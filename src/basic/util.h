@@ -54,7 +54,9 @@ int symlink_atomic(const char *target, const char *linkpath);
 /* Whether two files hold the same bytes (false when either cannot be read). */
 bool files_equal(const char *a, const char *b);
 int mkdir_p(const char *p, mode_t mode);
-/* Removes a tree; does not follow symbolic links. ENOENT is success. */
+/* Removes a tree: the parent of p by path, everything from p on by fd
+ * (rm_rf_at: never follows a symbolic link or enters another mount). ENOENT
+ * is success; "/" is -EINVAL. */
 int rm_rf(const char *p);
 /* Removes empty parent directories of p up to (not including) stop. */
 void rmdir_parents(const char *p, const char *stop);

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <fcntl.h>
-#include <ftw.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "chase.h"
 #include "compress.h"
 #include "kbuild.h"
 #include "log.h"
@@ -101,17 +101,14 @@ static int run_as(const struct build_user *u, char *const *argv, const char *cwd
 	return spawn_wait(argv, &o);
 }
 
-static const struct build_user *chown_user;
-static int chown_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return lchown(p, chown_user->uid, chown_user->gid) < 0 ? -1 : 0;
-}
-
-/* Hands the private build directory to the build user. */
+/* Hands the private build directory to the build user, by fd: nothing in it
+ * is followed (chown_tree). */
 static int give_tree(const char *dir, const struct build_user *u)
 {
-	chown_user = u;
-	return nftw(dir, chown_one, 32, FTW_PHYS) < 0 ? -errno : 0;
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return chown_tree(fd, u->uid, u->gid);
 }
 
 /* dkms runs MAKE as shell; so do we, deliberately: it is shell by definition.
