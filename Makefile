@@ -96,58 +96,87 @@ DRACUTMODDIR ?= $(PREFIX)/lib/dracut/modules.d
 BASHCOMPDIR ?= $(or $(shell $(PKG_CONFIG) --variable=completionsdir bash-completion 2>/dev/null),$(PREFIX)/share/bash-completion/completions)
 STATIC_BIN := $(O)/dkms-agent-static
 
-# The hooks name /usr/sbin/dkms-agent; point them at SBINDIR.
-# $(call inst_sed,MODE,SRC,DEST)
-inst_sed = install -D -m $(1) $(2) $(DESTDIR)$(3) && \
-	sed -i 's|/usr/sbin/dkms-agent|$(SBINDIR)/dkms-agent|g' $(DESTDIR)$(3)
+# Paths other programs look up by name, whatever PREFIX is: the *-dkms
+# packages' maintainer scripts run /usr/lib/dkms/common.postinst, and
+# mkinitramfs reads hooks from /usr/share/initramfs-tools.
+DKMSLIBDIR ?= /usr/lib/dkms
+INITRAMFSTOOLSDIR ?= /usr/share/initramfs-tools
+# What `make install` put where, for `make uninstall` (empty: no manifest, as
+# for a package build). OWNER_CHECK=auto leaves alone, and names, files that
+# a Debian package owns (dpkg -S) when installing into the live system
+# (DESTDIR empty): beside Debian's dkms, /usr/sbin/dkms stays Debian's.
+MANIFEST ?= $(PREFIX)/lib/dkms-agent/make-install.manifest
+OWNER_CHECK ?= auto
+# packaging/inst rewrites /usr/sbin/dkms-agent in scripts to SBINDIR.
+INST = DESTDIR='$(DESTDIR)' SBINDIR='$(SBINDIR)' MANIFEST='$(MANIFEST)' \
+	OWNER_CHECK='$(OWNER_CHECK)' packaging/inst
+
+# One operation a line (packaging/inst): file, file? (if built), link, conf.
+define INSTALL_OPS
+file 755 $(BIN) $(SBINDIR)/dkms-agent
+link dkms-agent $(SBINDIR)/dkms
+file? 755 $(STATIC_BIN) $(LIBDIR_AGENT)/dkms-agent-static
+file 644 agent/dkms-agent.service $(UNITDIR)/dkms-agent.service
+link dkms-agent.service $(UNITDIR)/dkms.service
+file 755 agent/45-dkms-agent.install $(KERNELINSTALLDIR)/45-dkms-agent.install
+file 755 agent/debian/kernel-postinst.d-dkms-agent $(SYSCONFDIR)/kernel/postinst.d/dkms-agent
+file 755 agent/debian/header_postinst.d-dkms-agent $(SYSCONFDIR)/kernel/header_postinst.d/dkms-agent
+file 755 agent/debian/prerm.d-dkms-agent $(SYSCONFDIR)/kernel/prerm.d/dkms-agent
+file 755 agent/debian/common.postinst $(DKMSLIBDIR)/common.postinst
+file 755 agent/debian/dkms_autoinstaller $(DKMSLIBDIR)/dkms_autoinstaller
+file 755 agent/initramfs-tools/hooks/dkms-agent $(INITRAMFSTOOLSDIR)/hooks/dkms-agent
+file 755 agent/initramfs-tools/scripts/init-bottom/dkms-agent $(INITRAMFSTOOLSDIR)/scripts/init-bottom/dkms-agent
+file 644 agent/pacman/70-dkms-agent-install.hook $(ALPMHOOKDIR)/70-dkms-agent-install.hook
+file 644 agent/pacman/70-dkms-agent-remove.hook $(ALPMHOOKDIR)/70-dkms-agent-remove.hook
+file 755 agent/pacman/dkms-agent-alpm $(ALPMSCRIPTDIR)/dkms-agent
+file 644 mkinitcpio-hook/install/dkms-agent $(INITCPIODIR)/install/dkms-agent
+file 644 mkinitcpio-hook/hooks/dkms-agent $(INITCPIODIR)/hooks/dkms-agent
+file 755 dracut-module/90dkms-agent/module-setup.sh $(DRACUTMODDIR)/90dkms-agent/module-setup.sh
+file 755 dracut-module/90dkms-agent/dkms-agent-check.sh $(DRACUTMODDIR)/90dkms-agent/dkms-agent-check.sh
+file 644 man/dkms-agent.8 $(MANDIR)/man8/dkms-agent.8
+link dkms-agent.8 $(MANDIR)/man8/dkms.8
+file 644 man/dkms.conf.5 $(MANDIR)/man5/dkms.conf.5
+file 644 agent/completion/dkms-agent.bash $(BASHCOMPDIR)/dkms-agent
+link dkms-agent $(BASHCOMPDIR)/dkms
+conf 644 agent/dkms-agent.conf $(SYSCONFDIR)/dkms-agent.conf
+endef
+export INSTALL_OPS
 
 install: all
-	install -D -m 755 $(BIN) $(DESTDIR)$(SBINDIR)/dkms-agent
-	ln -sfn dkms-agent $(DESTDIR)$(SBINDIR)/dkms
-	if [ -x $(STATIC_BIN) ]; then install -D -m 755 $(STATIC_BIN) $(DESTDIR)$(LIBDIR_AGENT)/dkms-agent-static; fi
-	$(call inst_sed,644,agent/dkms-agent.service,$(UNITDIR)/dkms-agent.service)
-	ln -sfn dkms-agent.service $(DESTDIR)$(UNITDIR)/dkms.service
-	$(call inst_sed,755,agent/45-dkms-agent.install,$(KERNELINSTALLDIR)/45-dkms-agent.install)
-	$(call inst_sed,755,agent/debian/kernel-postinst.d-dkms-agent,$(SYSCONFDIR)/kernel/postinst.d/dkms-agent)
-	$(call inst_sed,755,agent/debian/header_postinst.d-dkms-agent,$(SYSCONFDIR)/kernel/header_postinst.d/dkms-agent)
-	$(call inst_sed,755,agent/debian/prerm.d-dkms-agent,$(SYSCONFDIR)/kernel/prerm.d/dkms-agent)
-	install -D -m 644 agent/pacman/70-dkms-agent-install.hook $(DESTDIR)$(ALPMHOOKDIR)/70-dkms-agent-install.hook
-	install -D -m 644 agent/pacman/70-dkms-agent-remove.hook $(DESTDIR)$(ALPMHOOKDIR)/70-dkms-agent-remove.hook
-	$(call inst_sed,755,agent/pacman/dkms-agent-alpm,$(ALPMSCRIPTDIR)/dkms-agent)
-	$(call inst_sed,644,mkinitcpio-hook/install/dkms-agent,$(INITCPIODIR)/install/dkms-agent)
-	install -D -m 644 mkinitcpio-hook/hooks/dkms-agent $(DESTDIR)$(INITCPIODIR)/hooks/dkms-agent
-	$(call inst_sed,755,dracut-module/90dkms-agent/module-setup.sh,$(DRACUTMODDIR)/90dkms-agent/module-setup.sh)
-	install -D -m 755 dracut-module/90dkms-agent/dkms-agent-check.sh $(DESTDIR)$(DRACUTMODDIR)/90dkms-agent/dkms-agent-check.sh
-	install -D -m 644 man/dkms-agent.8 $(DESTDIR)$(MANDIR)/man8/dkms-agent.8
-	ln -sfn dkms-agent.8 $(DESTDIR)$(MANDIR)/man8/dkms.8
-	install -D -m 644 man/dkms.conf.5 $(DESTDIR)$(MANDIR)/man5/dkms.conf.5
-	install -D -m 644 agent/completion/dkms-agent.bash $(DESTDIR)$(BASHCOMPDIR)/dkms-agent
-	ln -sfn dkms-agent $(DESTDIR)$(BASHCOMPDIR)/dkms
-	@# An administrator's configuration is never overwritten.
-	if [ ! -e $(DESTDIR)$(SYSCONFDIR)/dkms-agent.conf ]; then \
-		install -D -m 644 agent/dkms-agent.conf $(DESTDIR)$(SYSCONFDIR)/dkms-agent.conf; fi
+	@printf '%s\n' "$$INSTALL_OPS" | $(INST) install
 
-# Leaves /etc/dkms-agent.conf alone unless it is unchanged from the default.
+# Removes what the manifest lists (never a file a package has taken over
+# since); /etc/dkms-agent.conf only if unchanged from the default.
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/dkms-agent $(DESTDIR)$(SBINDIR)/dkms \
-		$(DESTDIR)$(LIBDIR_AGENT)/dkms-agent-static \
-		$(DESTDIR)$(UNITDIR)/dkms-agent.service $(DESTDIR)$(UNITDIR)/dkms.service \
-		$(DESTDIR)$(KERNELINSTALLDIR)/45-dkms-agent.install \
-		$(DESTDIR)$(SYSCONFDIR)/kernel/postinst.d/dkms-agent \
-		$(DESTDIR)$(SYSCONFDIR)/kernel/header_postinst.d/dkms-agent \
-		$(DESTDIR)$(SYSCONFDIR)/kernel/prerm.d/dkms-agent \
-		$(DESTDIR)$(ALPMHOOKDIR)/70-dkms-agent-install.hook \
-		$(DESTDIR)$(ALPMHOOKDIR)/70-dkms-agent-remove.hook \
-		$(DESTDIR)$(ALPMSCRIPTDIR)/dkms-agent \
-		$(DESTDIR)$(INITCPIODIR)/install/dkms-agent $(DESTDIR)$(INITCPIODIR)/hooks/dkms-agent \
-		$(DESTDIR)$(DRACUTMODDIR)/90dkms-agent/module-setup.sh \
-		$(DESTDIR)$(DRACUTMODDIR)/90dkms-agent/dkms-agent-check.sh \
-		$(DESTDIR)$(MANDIR)/man8/dkms-agent.8 $(DESTDIR)$(MANDIR)/man8/dkms.8 \
-		$(DESTDIR)$(MANDIR)/man5/dkms.conf.5 \
-		$(DESTDIR)$(BASHCOMPDIR)/dkms-agent $(DESTDIR)$(BASHCOMPDIR)/dkms
-	-rmdir $(DESTDIR)$(DRACUTMODDIR)/90dkms-agent $(DESTDIR)$(LIBDIR_AGENT) 2>/dev/null
-	if cmp -s agent/dkms-agent.conf $(DESTDIR)$(SYSCONFDIR)/dkms-agent.conf; then \
-		rm -f $(DESTDIR)$(SYSCONFDIR)/dkms-agent.conf; fi
+	@$(INST) uninstall
+
+# ---- dist, deb, distro-check (section owned by packaging/) -----------------
+#   make dist           $(DISTDIR)/dkms-agent-VERSION.tar.gz: the files git
+#                       tracks (or, outside git, this tree less build output),
+#                       owned by root, modes without group/other write
+#   make deb            a Debian binary package of it, built by
+#                       dpkg-buildpackage/debhelper with packaging/debian as
+#                       debian/: $(O)/deb/dkms-agent_VERSION-REV_ARCH.deb
+#   make distro-check   packaging/distro-check: the .deb and `make install` in
+#                       a bookworm chroot with real *-dkms packages and kernels
+VERSION := $(shell sed -n 's/^\#define VERSION "\(.*\)"/\1/p' src/tools/main.c)
+DIST_NAME := dkms-agent-$(VERSION)
+DISTDIR ?= build/dist
+DIST_TAR := $(DISTDIR)/$(DIST_NAME).tar.gz
+
+dist:
+	@packaging/mkdist $(DIST_TAR) $(DIST_NAME)
+
+deb: dist
+	@.ci/deps packaging/packages
+	@packaging/mkdeb $(DIST_TAR) $(O)/deb
+
+distro-check: deb
+	@.ci/deps packaging/packages
+	@O=$(O) packaging/distro-check $(O)/deb
+
+.PHONY: dist deb distro-check
+# ---- end of dist, deb, distro-check ------------------------------------------
 
 # A fully static program, for initramfs images and rescue systems. libblkid.a
 # and libzstd.a (and liblzma.a) come from Debian's -dev packages; Debian ships

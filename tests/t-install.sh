@@ -49,3 +49,32 @@ mi uninstall DESTDIR="$D" >"$T/uninstall.log" 2>&1 || { cat "$T/uninstall.log"; 
 left=$(find "$D" \( -type f -o -type l \) | sed "s|^$D||")
 [ -z "$left" ] || fail "make uninstall left: $left"
 ok "uninstall removes every file"
+
+# Beside Debian's dkms (installed on this machine by .ci/packages): with the
+# owner check on, the files dpkg says belong to a package are left alone and
+# named, the rest is installed; uninstall removes only what the manifest says.
+if dpkg-query -S /usr/sbin/dkms >/dev/null 2>&1; then
+	D3=$T/d3
+	mi install DESTDIR="$D3" OWNER_CHECK=yes >"$T/install3.log" 2>&1 || { cat "$T/install3.log"; fail "make install OWNER_CHECK=yes failed"; }
+	for f in /usr/sbin/dkms /usr/lib/dkms/common.postinst /usr/lib/dkms/dkms_autoinstaller \
+		/usr/share/man/man8/dkms.8 /usr/share/bash-completion/completions/dkms; do
+		if [ -e "$D3$f" ] || [ -L "$D3$f" ]; then fail "$f installed although Debian's dkms owns it"; fi
+		grep -q "skipped $f: it belongs to the Debian package 'dkms'" "$T/install3.log" ||
+			{ cat "$T/install3.log"; fail "no word about skipping $f"; }
+	done
+	[ -x "$D3/usr/sbin/dkms-agent" ] || fail "dkms-agent not installed beside dkms"
+	[ -x "$D3/etc/kernel/postinst.d/dkms-agent" ] || fail "kernel hook not installed beside dkms"
+	# A file that is there and not ours is not overwritten either.
+	echo "someone else's" >"$D3/usr/share/man/man5/dkms.conf.5"
+	sed -i '\| /usr/share/man/man5/dkms.conf.5$|d' "$D3/usr/lib/dkms-agent/make-install.manifest"
+	mi install DESTDIR="$D3" OWNER_CHECK=yes >"$T/install4.log" 2>&1 || fail "second make install failed"
+	grep -qx "someone else's" "$D3/usr/share/man/man5/dkms.conf.5" || fail "overwrote a file that is not ours"
+	grep -q 'skipped /usr/share/man/man5/dkms.conf.5: it exists and was not installed by us' "$T/install4.log" ||
+		{ cat "$T/install4.log"; fail "no word about the foreign file"; }
+	mi uninstall DESTDIR="$D3" OWNER_CHECK=yes >"$T/uninstall3.log" 2>&1 || fail "make uninstall failed"
+	left=$(find "$D3" \( -type f -o -type l \) | sed "s|^$D3||")
+	[ "$left" = /usr/share/man/man5/dkms.conf.5 ] || fail "make uninstall left or removed the wrong files: $left"
+	ok "beside Debian's dkms: its files are left alone and named; uninstall removes only ours"
+else
+	echo "Debian's dkms is not installed: the owner check is not exercised"
+fi

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Runs shellcheck on every shell file of the repository: scripts under agent/,
-# mkinitcpio-hook/, dracut-module/, tests/, bench/, qemu-tests/ and .ci/,
+# mkinitcpio-hook/, dracut-module/, packaging/, tests/, bench/, qemu-tests/
+# and .ci/,
 # recognised by extension (.sh, .bash, .install) or by a sh/bash/ash/dash
 # shebang. Sourced files are followed where their path is known
 # (-x, source paths relative to each script); SC1091 ("not following") is
@@ -19,16 +20,23 @@ is_shell() {
 	head -n1 "$1" 2>/dev/null | grep -Eq '^#!(/usr)?/bin/(env )?(ba|da|a)?sh\b'
 }
 
+DIRS=(agent mkinitcpio-hook dracut-module packaging tests bench qemu-tests .ci)
+# Every file of those folders: git's list in a work tree (committed and not
+# yet committed, ignored ones left out), else (an unpacked release tarball)
+# what is on disk.
+list_files() {
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git ls-files "${DIRS[@]}"
+		git ls-files --others --exclude-standard "${DIRS[@]}"
+	else
+		find "${DIRS[@]}" -type f 2>/dev/null | grep -v '/\.cache/'
+	fi
+}
 files=()
 while IFS= read -r f; do
 	is_shell "$f" && files+=("$f")
-done < <(git ls-files agent mkinitcpio-hook dracut-module tests bench qemu-tests .ci 2>/dev/null |
-	grep -v '^tests/fixtures/' | grep -v '^tests/integration/' | grep -Ev '^tests/fuzz/(corpus|regressions)/' | LC_ALL=C sort -u)
-# Files not yet committed (a work tree in progress) are checked too.
-while IFS= read -r f; do
-	is_shell "$f" && files+=("$f")
-done < <(git ls-files --others --exclude-standard agent mkinitcpio-hook dracut-module tests bench qemu-tests .ci 2>/dev/null |
-	grep -v '^tests/fixtures/' | grep -v '^tests/integration/' | grep -Ev '^tests/fuzz/(corpus|regressions)/' | LC_ALL=C sort -u)
+done < <(list_files | grep -v '^tests/fixtures/' | grep -v '^tests/integration/' |
+	grep -Ev '^tests/fuzz/(corpus|regressions)/' | grep -v '^tests/out/' | LC_ALL=C sort -u)
 [ ${#files[@]} -gt 0 ] || fail "no shell files found"
 
 bad=()
