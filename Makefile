@@ -128,6 +128,7 @@ file 755 agent/initramfs-tools/hooks/dkms-agent $(INITRAMFSTOOLSDIR)/hooks/dkms-
 file 755 agent/initramfs-tools/scripts/init-bottom/dkms-agent $(INITRAMFSTOOLSDIR)/scripts/init-bottom/dkms-agent
 file 644 agent/pacman/70-dkms-agent-install.hook $(ALPMHOOKDIR)/70-dkms-agent-install.hook
 file 644 agent/pacman/70-dkms-agent-remove.hook $(ALPMHOOKDIR)/70-dkms-agent-remove.hook
+file 644 agent/pacman/70-dkms-agent-cleanup.hook $(ALPMHOOKDIR)/70-dkms-agent-cleanup.hook
 file 755 agent/pacman/dkms-agent-alpm $(ALPMSCRIPTDIR)/dkms-agent
 file 644 mkinitcpio-hook/install/dkms-agent $(INITCPIODIR)/install/dkms-agent
 file 644 mkinitcpio-hook/hooks/dkms-agent $(INITCPIODIR)/hooks/dkms-agent

@@ -50,12 +50,13 @@ for h in "$P"/*.hook; do
 	check_hook "$h" || fail "$h is not a valid alpm hook"
 	first=$(printf '%s\n' "90-mkinitcpio-install" "$(basename "$h" .hook)" | LC_ALL=C sort | head -n1)
 	[ "$first" != 90-mkinitcpio-install ] || fail "$h does not run before 90-mkinitcpio-install.hook"
-	grep -qx 'Exec = /usr/share/libalpm/scripts/dkms-agent \(install\|remove\)' "$h" || fail "$h: unexpected Exec"
+	grep -qx 'Exec = /usr/share/libalpm/scripts/dkms-agent \(install\|remove\|cleanup\)' "$h" || fail "$h: unexpected Exec"
 	n=$((n + 1))
 done
-[ "$n" -ge 2 ] || fail "expected an install and a remove hook"
+[ "$n" -ge 3 ] || fail "expected install, remove and cleanup hooks"
 grep -q '^When = PostTransaction' "$P/70-dkms-agent-install.hook" || fail "install hook must run after the transaction"
 grep -q '^When = PreTransaction' "$P/70-dkms-agent-remove.hook" || fail "remove hook must run before the transaction"
+grep -q '^When = PostTransaction' "$P/70-dkms-agent-cleanup.hook" || fail "cleanup hook must run after the transaction"
 ok "$n hooks follow alpm-hooks(5), before 90-mkinitcpio-install"
 
 need_agent kernel-install add install remove autoinstall
@@ -72,6 +73,18 @@ alpm() { DKMS_ROOT=$ROOT DKMS_AGENT=$DKMS_AGENT "$P/dkms-agent-alpm" "$@"; }
 echo "usr/src/dkatest-1.0/dkms.conf" | alpm install >"$T/src.log" 2>&1 || { cat "$T/src.log"; fail "install hook failed"; }
 [ -n "$(find_mod "$ROOT" "$KVER" dkatest)" ] || { cat "$T/src.log"; fail "dkatest not built for $KVER"; }
 ok "new source package built for the installed kernel"
+
+# Again, as after a package whose post_install ran `dkms install` itself:
+# nothing to do, nothing reported. A kernel without headers is named.
+mkdir -p "$ROOT/usr/lib/modules/9.9.9-noheaders"
+: >"$ROOT/usr/lib/modules/9.9.9-noheaders/vmlinuz"
+echo "usr/src/dkatest-1.0/dkms.conf" | alpm install >"$T/again.log" 2>&1 || { cat "$T/again.log"; fail "install hook failed"; }
+cat "$T/again.log"
+if grep -v 9.9.9-noheaders "$T/again.log" | grep -q .; then fail "a second run did or said more than naming the kernel without headers"; fi
+grep -q 'dkatest/1.0 is not built for 9.9.9-noheaders: its headers are not installed' "$T/again.log" ||
+	fail "the kernel without headers was not named"
+rm -r "$ROOT/usr/lib/modules/9.9.9-noheaders"
+ok "already added and installed: left alone; a kernel without headers is named"
 
 # Its removal: gone from every kernel.
 echo "usr/src/dkatest-1.0/dkms.conf" | alpm remove >"$T/rm.log" 2>&1 || { cat "$T/rm.log"; fail "remove hook failed"; }
@@ -92,3 +105,11 @@ ok "new kernel: modules built, broken one reported, exit 0"
 echo "usr/lib/modules/$KVER/vmlinuz" | alpm remove >"$T/krm.log" 2>&1 || { cat "$T/krm.log"; fail "remove hook failed"; }
 [ -z "$(find_mod "$ROOT" "$KVER" dkatest)" ] || fail "dkatest still installed for the removed kernel"
 ok "kernel removal uninstalled its modules"
+
+# Pacman then deletes the kernel's files; the cleanup hook takes what depmod
+# wrote, and the directory goes.
+[ -e "$ROOT/usr/lib/modules/$KVER/modules.dep" ] || fail "test setup: depmod wrote no modules.dep"
+rm "$ROOT/usr/lib/modules/$KVER"/{vmlinuz,modules.order,modules.builtin,modules.builtin.modinfo,build}
+echo "usr/lib/modules/$KVER/vmlinuz" | alpm cleanup >"$T/clean.log" 2>&1 || { cat "$T/clean.log"; fail "cleanup hook failed"; }
+[ ! -e "$ROOT/usr/lib/modules/$KVER" ] || fail "left in the removed kernel's directory: $(find "$ROOT/usr/lib/modules/$KVER")"
+ok "removed kernel: nothing of ours left in its module directory"
