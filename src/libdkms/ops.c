@@ -14,6 +14,7 @@
 #include "ops.h"
 #include "sign.h"
 #include "tree.h"
+#include "validate.h"
 
 enum { J_PENDING, J_RUNNING, J_DONE };
 
@@ -334,6 +335,8 @@ char **ops_installed_kernels(const struct dk_ctx *ctx)
 	char **l = xcalloc(1, sizeof(char *));
 	dir_list(dir, &all);
 	for (size_t i = 0; all && all[i]; i++) {
+		if (validate_name(all[i]))
+			continue; /* "-x" would reach depmod as an option */
 		_cleanup_free_ char *b = path_join(dir, all[i], "build");
 		_cleanup_free_ char *k = path_join(dir, all[i], "kernel");
 		_cleanup_free_ char *d = path_join(dir, all[i], "modules.dep");

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "pkg.h"
 #include "util.h"
+#include "validate.h"
 
 static void pkg_freep(struct dk_pkg **p)
 {
@@ -100,15 +101,6 @@ static void add_error(char ***errors, const char *file, const char *fmt, ...)
 	strv_consume(errors, xasprintf("%s: Error! %s", file, m));
 }
 
-/* A ".." component would lead a build or an install out of its directory. */
-static bool has_dotdot(const char *s)
-{
-	for (const char *p = s; (p = strstr(p, "..")); p += 2)
-		if ((p == s || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
-			return true;
-	return false;
-}
-
 static void set_modules(struct dk_pkg *p, const struct dk_conf *c, char ***errors)
 {
 	unsigned size = 0;
@@ -151,16 +143,20 @@ static void set_modules(struct dk_pkg *p, const struct dk_conf *c, char ***error
 			add_error(errors, p->conf_path,
 				  "'%s' directive ends in '.o' or '.ko' in record #%u.",
 				  "DEST_MODULE_NAME", i);
+		/* Names are file names; locations stay inside their directory. */
 		static const char *const names[] = { "BUILT_MODULE_NAME", "BUILT_MODULE_LOCATION",
 						     "DEST_MODULE_NAME", "DEST_MODULE_LOCATION" };
 		const char *values[] = { m->built_name, m->built_location, m->dest_name,
 					 m->dest_location };
-		for (size_t k = 0; k < ELEMENTSOF(names); k++)
-			if (has_dotdot(values[k]) || (k != 1 && k != 3 && strchr(values[k], '/')))
-				add_error(
-					errors, p->conf_path,
-					"Directive '%s' leads outside its directory ('%s') in record #%u.",
-					names[k], values[k], i);
+		for (size_t k = 0; k < ELEMENTSOF(names); k++) {
+			bool name = k == 0 || k == 2;
+			const char *why = name ? (*values[k] ? validate_name(values[k]) : NULL)
+					       : validate_location(values[k]);
+			if (why)
+				add_error(errors, p->conf_path,
+					  "Invalid '%s' in record #%u ('%s'): it %s.", names[k], i,
+					  values[k], why);
+		}
 		if (!*m->dest_location)
 			add_error(errors, p->conf_path,
 				  "No '%s' directive specified for record #%u.",
@@ -177,6 +173,34 @@ static void set_modules(struct dk_pkg *p, const struct dk_conf *c, char ***error
 		strv_consume(errors, xasprintf("%s: Error! No 'DEST_MODULE_LOCATION' directive "
 					       "specified.",
 					       p->conf_path));
+}
+
+/* PACKAGE_NAME and PACKAGE_VERSION become directory names; PATCH names a
+ * file under patches/; a script's first word a file in its directory. */
+static void validate_values(struct dk_pkg *p, char ***errors)
+{
+	const char *why;
+	if (p->name && (why = validate_name(p->name)))
+		add_error(errors, p->conf_path, "Invalid 'PACKAGE_NAME' ('%s'): it %s.", p->name,
+			  why);
+	if (p->version && (why = validate_name(p->version)))
+		add_error(errors, p->conf_path, "Invalid 'PACKAGE_VERSION' ('%s'): it %s.",
+			  p->version, why);
+	for (size_t i = 0; p->patches && p->patches[i]; i++)
+		if ((why = validate_location(p->patches[i])))
+			add_error(errors, p->conf_path, "Invalid 'PATCH' ('%s'): it %s.",
+				  p->patches[i], why);
+	const struct {
+		const char *name, *value;
+	} scripts[] = {
+		{ "PRE_BUILD", p->pre_build },	   { "POST_BUILD", p->post_build },
+		{ "PRE_INSTALL", p->pre_install }, { "POST_INSTALL", p->post_install },
+		{ "POST_ADD", p->post_add },	   { "POST_REMOVE", p->post_remove },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(scripts); i++)
+		if (scripts[i].value && (why = validate_script(scripts[i].value)))
+			add_error(errors, p->conf_path, "Invalid '%s' ('%s'): its script %s.",
+				  scripts[i].name, scripts[i].value, why);
 }
 
 static void set_make(struct dk_pkg *p, const struct dk_conf *c, const struct dk_pkg_env *env,
@@ -330,6 +354,7 @@ int pkg_load(const char *conf_path, const struct dk_pkg_env *env, struct dk_pkg 
 	set_modules(p, c, &errors);
 	set_make(p, c, env, kver);
 	set_lists(p, c, kver);
+	validate_values(p, &errors);
 	if (!p->name)
 		strv_consume(&errors, xasprintf("%s: Error! No 'PACKAGE_NAME' directive specified.",
 						conf_path));

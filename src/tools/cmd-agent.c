@@ -20,6 +20,7 @@
 #include "ops.h"
 #include "rootfs.h"
 #include "tree.h"
+#include "validate.h"
 
 static void target_kernel(const struct dk_ctx *ctx, char **ret_kver, char **ret_arch)
 {
@@ -295,6 +296,11 @@ int cmd_kernel_install(struct dk_ctx *ctx, int argc, char **argv)
 	if (argc < 2 || (!streq(argv[0], "add") && !streq(argv[0], "remove"))) {
 		log_error(
 			"Usage: dkms-agent kernel-install add|remove KVER [ENTRY_DIR [IMAGE...]]");
+		return 2;
+	}
+	_cleanup_free_ char *bad = NULL;
+	if (validate_kernel_arg(argv[1], &bad) < 0 || strchr(argv[1], '/')) {
+		log_error("%s", bad ? bad : "Invalid kernel version: it contains '/'.");
 		return 2;
 	}
 	_cleanup_close_ int lock = lock_tree(ctx, 0);

@@ -12,6 +12,7 @@
 #include "ops.h"
 #include "spawn.h"
 #include "tree.h"
+#include "validate.h"
 
 /* Module and version from "m/v" or -m/-v; with only -m, the single added version. */
 static int resolve_mv(struct dk_ctx *ctx, int argc, char **argv, bool need_version)
@@ -29,6 +30,11 @@ static int resolve_mv(struct dk_ctx *ctx, int argc, char **argv, bool need_versi
 		log_error(
 			"Invalid number of arguments passed. Name a module as MODULE/VERSION or with -m MODULE -v VERSION.");
 		return 1;
+	}
+	_cleanup_free_ char *bad = NULL;
+	if (validate_args(ctx->module, ctx->version, NULL, NULL, &bad) < 0) {
+		log_error("%s", bad);
+		return 2;
 	}
 	if (ctx->version || !need_version)
 		return 0;

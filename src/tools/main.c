@@ -11,6 +11,7 @@
 #include "cmd-initramfs.h"
 #include "ctx.h"
 #include "log.h"
+#include "validate.h"
 
 #define VERSION "0.1"
 
@@ -210,6 +211,12 @@ static int run(int argc, char **argv)
 	if (!v) {
 		log_error("Unknown action: %s (see --help).", p[0]);
 		return 1;
+	}
+	/* Names become paths: refused at the door, before anything is written. */
+	_cleanup_free_ char *bad = NULL;
+	if (validate_args(ctx.module, ctx.version, ctx.arch, ctx.kernels, &bad) < 0) {
+		log_error("%s", bad);
+		return 2;
 	}
 	return v->fn(&ctx, (int)strv_length(p) - 1, p + 1);
 }

@@ -27,8 +27,8 @@ static char root_real[PATH_MAX], decoy_real[PATH_MAX];
 static int root_fd = -1;
 
 static const char *const names[] = {
-	"a", "b", "c", "..", ".", "", "etc", "usr", "src", "lib", "decoy", "x.ko", "-", " ",
-	"...", "proc", "self", "fd", "root", "cwd", "3", "4", "dkms.conf",
+	"a", "b", "c",	 "..",	 ".",	 "",   "etc",  "usr", "src", "lib", "decoy",	 "x.ko",
+	"-", " ", "...", "proc", "self", "fd", "root", "cwd", "3",   "4",   "dkms.conf",
 };
 #define N_NAMES (sizeof(names) / sizeof(*names))
 
@@ -130,7 +130,11 @@ static void create(struct input *in)
 }
 
 static const int oflags[] = {
-	O_RDONLY, O_PATH, O_RDONLY | O_DIRECTORY, O_PATH | O_DIRECTORY, O_WRONLY | O_CREAT,
+	O_RDONLY,
+	O_PATH,
+	O_RDONLY | O_DIRECTORY,
+	O_PATH | O_DIRECTORY,
+	O_WRONLY | O_CREAT,
 	O_WRONLY | O_CREAT | O_EXCL,
 };
 
@@ -164,8 +168,8 @@ static void query(struct input *in)
 		check(p && p[0] == '/' && !strstr(p, "/./") && !strstr(p, "/../") &&
 			      !endswith(p, "/..") && !endswith(p, "/.") && !strstr(p, "//"),
 		      "the walk's path is not canonical", path);
-		int c = chase(root_fd, p, CHASE_NO_SYMLINKS | (flags & CHASE_NOFOLLOW),
-			      O_PATH, NULL);
+		int c = chase(root_fd, p, CHASE_NO_SYMLINKS | (flags & CHASE_NOFOLLOW), O_PATH,
+			      NULL);
 		check(c < 0 || same(b, c) || (flags & CHASE_NOFOLLOW),
 		      "the walk's path names another file", path);
 		if (c >= 0)
@@ -203,8 +207,8 @@ static char *listing(const char *dir)
 	for (struct dirent *de; d && (de = readdir(d));) {
 		struct stat st;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			fprintf(f, "%s %o %lld %lld\n", de->d_name, st.st_mode, (long long)st.st_size,
-				(long long)st.st_mtime);
+			fprintf(f, "%s %o %lld %lld\n", de->d_name, st.st_mode,
+				(long long)st.st_size, (long long)st.st_mtime);
 	}
 	if (d)
 		closedir(d);

@@ -205,7 +205,8 @@ static void test_create(void)
 static char *decoy_listing(const char *decoy)
 {
 	char *out = NULL;
-	_cleanup_free_ char *cmd = xasprintf("find '%s' -printf '%%p %%y %%s %%u\\n' | sort", decoy);
+	_cleanup_free_ char *cmd =
+		xasprintf("find '%s' -printf '%%p %%y %%s %%u\\n' | sort", decoy);
 	FILE *f = popen(cmd, "r");
 	if (!f)
 		abort();
