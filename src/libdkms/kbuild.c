@@ -9,6 +9,7 @@
 #include "compress.h"
 #include "kbuild.h"
 #include "log.h"
+#include "script.h"
 #include "sign.h"
 #include "spawn.h"
 #include "trust.h"
@@ -151,39 +152,26 @@ static char *make_command(const struct dk_ctx *ctx, const struct dk_pkg *pkg, co
 	return full;
 }
 
-/* The compiler the kernel was built with (CONFIG_CC_VERSION_TEXT's first word). */
-static char *kernel_cc(const char *kconfig)
-{
-	_cleanup_free_ char *t = kconfig_get(kconfig, "CONFIG_CC_VERSION_TEXT");
-	if (!t)
-		return NULL;
-	t[strcspn(t, " ")] = 0;
-	_cleanup_free_ char *path = getenv("PATH") ? xstrdup(getenv("PATH")) : xstrdup("/usr/bin");
-	_cleanup_strv_free_ char **dirs = strv_split(path, ":");
-	for (size_t i = 0; dirs[i]; i++) {
-		_cleanup_free_ char *p = path_join(dirs[i], t);
-		if (access(p, X_OK) == 0)
-			return xasprintf("CC=%s", t);
-	}
-	return NULL;
-}
-
+/* A PRE_BUILD or POST_BUILD line, run as dkms 3.2+ does: in the build
+ * directory, with dkms's environment for build steps; a non-zero exit status
+ * fails the build with that status (a script that is not executable is only
+ * a warning). */
 static int run_script(const struct build_user *u, const char *builddir, const char *script,
-		      int log_fd)
+		      const char *what, char *const *env, int log_fd, struct kbuild_result *res)
 {
-	if (isempty(script))
+	_cleanup_strv_free_ char **argv = script_argv(builddir, script);
+	if (!argv)
 		return 0;
-	_cleanup_strv_free_ char **argv = strv_split(script, " \t");
-	if (!argv[0])
-		return 0;
-	_cleanup_free_ char *exe = path_join(builddir, argv[0]);
-	if (access(exe, X_OK) < 0) {
-		dprintf(log_fd, "The script %s is not executable.\n", script);
+	if (access(argv[0], X_OK) < 0) {
+		dprintf(log_fd, "Warning: The %s script is not executable.\n", what);
 		return 0;
 	}
-	free(argv[0]);
-	argv[0] = TAKE_PTR(exe);
-	return run_as(u, argv, builddir, log_fd, NULL);
+	dprintf(log_fd, "Running the %s script: %s\n", what, script);
+	int r = run_as(u, argv, builddir, log_fd, env);
+	if (r == 0)
+		return 0;
+	return fail(res, r > 0 ? r : DK_EXIT_BUILD_FAILED, r > 0 ? -EIO : r,
+		    xasprintf("The %s script failed (exit status %d)", what, r));
 }
 
 static int apply_patches(const struct build_user *u, const struct dk_pkg *pkg, const char *builddir,
@@ -327,14 +315,25 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 	r = apply_patches(u, pkg, builddir, log_fd, res);
 	if (r < 0)
 		return r;
-	run_script(u, builddir, pkg->pre_build, log_fd);
+	_cleanup_strv_free_ char **env = script_env(kconfig, true);
+	r = run_script(u, builddir, pkg->pre_build, "pre_build", env, log_fd, res);
+	if (r < 0)
+		return r;
 
+	/* MAKE and CLEAN are eval'ed by dkms with its variables defined. */
+	struct script_vars vars;
+	_cleanup_strv_free_ char **own = NULL;
+	script_vars_fill(ctx, pkg, kver, arch, ksrc, &vars, &own);
+	if (!isempty(pkg->clean_command)) {
+		/* Only an explicit CLEAN: the build directory is a fresh copy. */
+		dprintf(log_fd, "Cleaning build area: %s\n", pkg->clean_command);
+		_cleanup_strv_free_ char **cargv = script_shell_argv(&vars, pkg->clean_command);
+		run_as(u, cargv, builddir, log_fd, env);
+	}
 	_cleanup_free_ char *cmd = make_command(ctx, pkg, kver, ksrc, kconfig, builddir);
-	_cleanup_free_ char *cc = kernel_cc(kconfig);
-	char *env[] = { cc, NULL };
 	dprintf(log_fd, "Building with: %s\n", cmd);
-	char *argv[] = { "/bin/bash", "-c", cmd, NULL };
-	r = run_as(u, argv, builddir, log_fd, cc ? env : NULL);
+	_cleanup_strv_free_ char **argv = script_shell_argv(&vars, cmd);
+	r = run_as(u, argv, builddir, log_fd, env);
 	if (r != 0)
 		return fail(res, DK_EXIT_BUILD_FAILED, r < 0 ? r : -EIO,
 			    xasprintf("Bad return status for module build on kernel: %s (%s)", kver,
@@ -348,7 +347,9 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 	r = collect_modules(ctx, pkg, kver, builddir, staging, kconfig, log_fd, res);
 	if (r < 0)
 		return r;
-	run_script(u, builddir, pkg->post_build, log_fd);
+	r = run_script(u, builddir, pkg->post_build, "post_build", env, log_fd, res);
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *kc = path_join(logdir, ".config");
 	if (path_is_reg(kconfig))
 		copy_file_atomic(kconfig, kc, 0644);

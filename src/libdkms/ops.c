@@ -12,6 +12,7 @@
 #include "log.h"
 #include "module.h"
 #include "ops.h"
+#include "script.h"
 #include "sign.h"
 #include "tree.h"
 #include "validate.h"
@@ -110,21 +111,106 @@ static void prepare_signing(const struct dk_ctx *ctx, struct dk_job *jobs, size_
 	}
 }
 
-/* A job may start when every BUILD_DEPENDS module of the same kernel among
- * the jobs is done and succeeded. Returns 1 ready, 0 wait, -1 a dependency failed. */
-static int job_ready(struct dk_job *jobs, size_t n, struct dk_job *j)
+/* The other job of this run that builds module name for j's kernel. */
+static struct dk_job *dep_job(struct dk_job *jobs, size_t n, const struct dk_job *j,
+			      const char *name)
 {
-	for (size_t d = 0; j->pkg->build_depends && j->pkg->build_depends[d]; d++)
-		for (size_t i = 0; i < n; i++) {
-			struct dk_job *o = &jobs[i];
-			if (o == j || !streq(o->m, j->pkg->build_depends[d]) ||
-			    !streq(o->kver, j->kver) || !streq(o->arch, j->arch))
+	for (size_t i = 0; i < n; i++)
+		if (&jobs[i] != j && streq(jobs[i].m, name) && streq(jobs[i].kver, j->kver) &&
+		    streq(jobs[i].arch, j->arch))
+			return &jobs[i];
+	return NULL;
+}
+
+/* Does the pending job j reach target through the dependencies it waits
+ * for in this run? depth bounds the walk (a path has at most n jobs). */
+static bool dep_reaches(struct dk_job *jobs, size_t n, struct dk_job *j, struct dk_job *target,
+			size_t depth)
+{
+	if (depth > n || !j->pkg)
+		return false;
+	for (size_t d = 0; j->pkg->build_depends && j->pkg->build_depends[d]; d++) {
+		struct dk_job *o = dep_job(jobs, n, j, j->pkg->build_depends[d]);
+		if (!o || o->state != J_PENDING)
+			continue;
+		if (o == target || dep_reaches(jobs, n, o, target, depth + 1))
+			return true;
+	}
+	return false;
+}
+
+static void fail_depends(const struct dk_ctx *ctx, struct dk_job *j, const char *what)
+{
+	if (ctx->force) {
+		log_warning("Trying to build module %s/%s for kernel %s (%s) despite %s.", j->m,
+			    j->v, j->kver, j->arch, what);
+		j->deps_ignored = true;
+		return;
+	}
+	job_finish(j, DK_EXIT_MISSING_DEPENDS,
+		   xasprintf("Aborting build of module %s/%s for kernel %s (%s) due to %s. You "
+			     "may override by specifying --force.",
+			     j->m, j->v, j->kver, j->arch, what));
+}
+
+/* Before any build: every BUILD_DEPENDS module must be installed for the
+ * kernel, or be built and installed by this run before the job; a cycle
+ * among the jobs can never start. */
+static void check_depends(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned flags)
+{
+	struct dk_tree t;
+	module_tree(ctx, &t);
+	for (size_t i = 0; i < n; i++) {
+		struct dk_job *j = &jobs[i];
+		if (j->state != J_PENDING || !j->pkg || !j->pkg->build_depends)
+			continue;
+		_cleanup_free_ char *missing = xstrdup("");
+		for (size_t d = 0; j->pkg->build_depends[d]; d++) {
+			const char *dep = j->pkg->build_depends[d];
+			_cleanup_free_ char *inst =
+				tree_installed_version(&t, dep, j->kver, j->arch);
+			if (inst || ((flags & OPS_INSTALL) && dep_job(jobs, n, j, dep)))
 				continue;
-			if (o->state != J_DONE)
-				return 0;
-			if (o->code != 0)
-				return -1;
+			char *m = xasprintf("%s %s", missing, dep);
+			free(missing);
+			missing = m;
 		}
+		if (*missing) {
+			_cleanup_free_ char *what = xasprintf("missing BUILD_DEPENDS:%s", missing);
+			fail_depends(ctx, j, what);
+		}
+	}
+	_cleanup_free_ bool *cyclic = xcalloc(n + 1, sizeof(bool));
+	for (size_t i = 0; i < n; i++)
+		cyclic[i] = jobs[i].state == J_PENDING && !jobs[i].deps_ignored &&
+			    dep_reaches(jobs, n, &jobs[i], &jobs[i], 0);
+	for (size_t i = 0; i < n; i++)
+		if (cyclic[i]) {
+			_cleanup_free_ char *what = xasprintf(
+				"circular BUILD_DEPENDS (%s depends on itself through them)",
+				jobs[i].m);
+			fail_depends(ctx, &jobs[i], what);
+		}
+	free(t.dir);
+}
+
+/* A job may start when every BUILD_DEPENDS module of the same kernel among
+ * the jobs is done and succeeded. Returns 1 ready, 0 wait, -1 a dependency
+ * failed (its name in *ret_dep). */
+static int job_ready(struct dk_job *jobs, size_t n, struct dk_job *j, const char **ret_dep)
+{
+	for (size_t d = 0; !j->deps_ignored && j->pkg->build_depends && j->pkg->build_depends[d];
+	     d++) {
+		struct dk_job *o = dep_job(jobs, n, j, j->pkg->build_depends[d]);
+		if (!o)
+			continue;
+		if (o->state != J_DONE)
+			return 0;
+		if (o->code != 0) {
+			*ret_dep = o->m;
+			return -1;
+		}
+	}
 	return 1;
 }
 
@@ -204,13 +290,15 @@ static void build_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 			struct dk_job *j = &jobs[i];
 			if (j->state != J_PENDING)
 				continue;
-			int ready = job_ready(jobs, n, j);
+			const char *dep = NULL;
+			int ready = job_ready(jobs, n, j, &dep);
 			if (ready < 0) {
-				job_finish(
-					j, DK_EXIT_BUILD_FAILED,
-					xasprintf(
-						"%s/%s: a module it depends on (BUILD_DEPENDS) failed",
-						j->m, j->v));
+				_cleanup_free_ char *what = xasprintf(
+					"missing BUILD_DEPENDS: %s (it did not build or install)",
+					dep);
+				fail_depends(ctx, j, what);
+				if (j->state != J_DONE)
+					started = true; /* look again: it may start now */
 				continue;
 			}
 			if (!ready)
@@ -240,8 +328,150 @@ static void build_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 	}
 	for (size_t i = 0; i < n; i++)
 		if (jobs[i].state == J_PENDING)
-			job_finish(&jobs[i], DK_EXIT_BUILD_FAILED,
-				   xasprintf("%s/%s: missing dependencies", jobs[i].m, jobs[i].v));
+			job_finish(&jobs[i], DK_EXIT_MISSING_DEPENDS,
+				   xasprintf("%s/%s: missing BUILD_DEPENDS", jobs[i].m, jobs[i].v));
+}
+
+/* The newest added version of module m, or NULL. */
+static char *newest_version(const struct dk_tree *t, const char *m)
+{
+	_cleanup_strv_free_ char **vs = NULL;
+	tree_list_versions(t, m, &vs);
+	strv_sort(vs, version_cmp);
+	char *newest = NULL;
+	for (size_t i = 0; vs && vs[i]; i++)
+		if (tree_is_added(t, m, vs[i])) {
+			free(newest);
+			newest = xstrdup(vs[i]);
+		}
+	return newest;
+}
+
+static char *dep_record_path(const struct dk_ctx *ctx, const char *m, const char *v,
+			     const char *kver, const char *arch, const char *dep)
+{
+	_cleanup_free_ char *name = xasprintf(".dep_%s", dep);
+	return ctx_dkms_path(ctx, m, v, kver, arch, name);
+}
+
+/* dkms 3.2+: after a build with BUILD_DEPENDS_REBUILD, <kver>/<arch>/.dep_<dep>
+ * records the version of each dependency it was built against. */
+static void record_depends(const struct dk_ctx *ctx, const struct dk_job *j)
+{
+	if (!j->built || !j->pkg->build_depends_rebuild || ctx->force)
+		return;
+	struct dk_tree t;
+	module_tree(ctx, &t);
+	for (size_t d = 0; j->pkg->build_depends && j->pkg->build_depends[d]; d++) {
+		const char *dep = j->pkg->build_depends[d];
+		_cleanup_free_ char *v = newest_version(&t, dep);
+		_cleanup_free_ char *p = dep_record_path(ctx, j->m, j->v, j->kver, j->arch, dep);
+		_cleanup_free_ char *line = v ? xasprintf("%s\n", v) : NULL;
+		if (line && write_file_atomic(p, line, strlen(line), 0644) < 0)
+			log_warning_errno(-errno, "Cannot write %s: %m", p);
+	}
+	free(t.dir);
+}
+
+/* Did a BUILD_DEPENDS module of pkg change version since m/v was built for
+ * kver/arch (a missing record counts as a change)? */
+static bool depends_changed(const struct dk_ctx *ctx, const struct dk_tree *t,
+			    const struct dk_pkg *pkg, const char *kver, const char *arch)
+{
+	for (size_t d = 0; pkg->build_depends && pkg->build_depends[d]; d++) {
+		const char *dep = pkg->build_depends[d];
+		_cleanup_free_ char *cur = newest_version(t, dep);
+		if (!cur)
+			continue;
+		_cleanup_free_ char *p =
+			dep_record_path(ctx, pkg->name, pkg->version, kver, arch, dep);
+		_cleanup_free_ char *old = NULL;
+		if (read_full_file(p, &old, NULL, 4096) < 0)
+			return true;
+		old[strcspn(old, "\n")] = 0;
+		if (!streq(old, cur))
+			return true;
+	}
+	return false;
+}
+
+/* After installs for kver/arch: rebuild and reinstall, dependencies first,
+ * every module built for it whose BUILD_DEPENDS_REBUILD dependencies
+ * changed version. Returns the number of failures. */
+static int rebuild_dependents(const struct dk_ctx *ctx, char **kernels)
+{
+	struct dk_tree t;
+	module_tree(ctx, &t);
+	_cleanup_strv_free_ char **mods = NULL;
+	tree_list_modules(&t, &mods);
+	struct dk_job *jobs = NULL;
+	size_t n = 0;
+	for (size_t k = 0; kernels && kernels[k]; k++) {
+		_cleanup_free_ char *kver = NULL, *arch = NULL;
+		module_split_kernel(ctx, kernels[k], &kver, &arch);
+		for (size_t i = 0; mods && mods[i]; i++) {
+			_cleanup_strv_free_ char **vs = NULL;
+			tree_list_versions(&t, mods[i], &vs);
+			for (size_t j = 0; vs && vs[j]; j++) {
+				_cleanup_free_ char *base =
+					tree_path(&t, mods[i], vs[j], kver, arch);
+				_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
+				_cleanup_free_ char *err = NULL;
+				if (!path_is_dir(base) ||
+				    module_load(ctx, mods[i], vs[j], NULL, kver, arch, &pkg, &err) <
+					    0 ||
+				    !pkg->build_depends_rebuild || !pkg->build_depends ||
+				    !depends_changed(ctx, &t, pkg, kver, arch))
+					continue;
+				log_info("Rebuilding module %s/%s for %s (%s) due to updated "
+					 "dependencies",
+					 mods[i], vs[j], kver, arch);
+				ops_job_add(&jobs, &n, mods[i], vs[j], kver, arch);
+			}
+		}
+	}
+	free(t.dir);
+	int failed = n ? ops_run(ctx, jobs, n, OPS_INSTALL | OPS_REBUILD | OPS_NO_DEPCHECK) : 0;
+	ops_jobs_free(jobs, n);
+	return failed;
+}
+
+/* dkms's OBSOLETE_BY test at install time: kver is the obsoleting kernel's
+ * release (or a later ABI of it), or a later release. */
+static bool obsoleted(const char *kver, const char *obs)
+{
+	_cleanup_strv_free_ char **o = strv_split(obs, "-");
+	_cleanup_strv_free_ char **k = strv_split(kver, "-");
+	if (!o[0] || !k[0])
+		return false;
+	int c = version_cmp(k[0], o[0]);
+	if (c == 0)
+		return !o[1] || (k[1] && version_cmp(k[1], o[1]) >= 0);
+	return c > 0;
+}
+
+/* PRE_INSTALL and OBSOLETE_BY, before any file is copied: either refuses
+ * the install (the job's code set) or lets it go on. */
+static bool install_allowed(const struct dk_ctx *ctx, struct dk_job *j)
+{
+	if (j->pkg->obsolete_by && !ctx->force && obsoleted(j->kver, j->pkg->obsolete_by)) {
+		job_finish(
+			j, DK_EXIT_INSTALL_ABORTED,
+			xasprintf("Module has been obsoleted due to being included in kernel "
+				  "%s. We will avoid installing for future kernels above %s. "
+				  "You may override by specifying --force. Installation aborted.",
+				  j->pkg->obsolete_by, j->pkg->obsolete_by));
+		return false;
+	}
+	int r = script_run_source(ctx, j->pkg, "pre_install", j->pkg->pre_install, j->kver, -1);
+	if (r != 0 && !ctx->force) {
+		job_finish(j, DK_EXIT_PRE_INSTALL_FAILED,
+			   xasprintf("pre_install failed, aborting install (exit status %d). You "
+				     "may override by specifying --force.",
+				     r));
+		return false;
+	}
+	return true;
 }
 
 /* Files first, then depmod, then the "installed" links: a crash at any
@@ -252,7 +482,7 @@ static void install_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 	_cleanup_strv_free_ char **kernels = NULL;
 	for (size_t i = 0; i < n; i++) {
 		struct dk_job *j = &jobs[i];
-		if (j->code != 0 || !j->pkg)
+		if (j->code != 0 || !j->pkg || !install_allowed(ctx, j))
 			continue;
 		char *err = NULL;
 		int r = install_files(ctx, j->pkg, j->kver, j->arch, &err);
@@ -261,6 +491,9 @@ static void install_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 				   err);
 			continue;
 		}
+		/* dkms runs it once the files are in place, before depmod; its
+		 * exit status does not matter. */
+		script_run_source(ctx, j->pkg, "post_install", j->pkg->post_install, j->kver, -1);
 		if (!strv_contains(kernels, j->kver))
 			strv_push(&kernels, j->kver);
 	}
@@ -288,11 +521,23 @@ int ops_run(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned fl
 {
 	for (size_t i = 0; i < n; i++)
 		job_prepare(ctx, &jobs[i], flags);
+	check_depends(ctx, jobs, n, flags);
 	prepare_signing(ctx, jobs, n);
 	build_all(ctx, jobs, n);
+	for (size_t i = 0; i < n; i++)
+		record_depends(ctx, &jobs[i]);
 	if (flags & OPS_INSTALL)
 		install_all(ctx, jobs, n);
 	int failed = 0;
+	if ((flags & OPS_INSTALL) && !(flags & OPS_NO_DEPCHECK) && !ctx->force) {
+		_cleanup_strv_free_ char **kernels = NULL;
+		for (size_t i = 0; i < n; i++) {
+			_cleanup_free_ char *ka = xasprintf("%s/%s", jobs[i].kver, jobs[i].arch);
+			if (jobs[i].installed && !strv_contains(kernels, ka))
+				strv_push(&kernels, ka);
+		}
+		failed += rebuild_dependents(ctx, kernels);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct dk_job *j = &jobs[i];
 		if (j->code == 0)

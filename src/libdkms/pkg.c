@@ -45,7 +45,7 @@ void pkg_free(struct dk_pkg *p)
 	strv_free(p->build_exclusive_config);
 	free(p->build_exclusive_kernel_min);
 	free(p->build_exclusive_kernel_max);
-	strv_free(p->obsolete_by);
+	free(p->obsolete_by);
 	strv_free(p->warnings);
 	strv_free(p->bash_said);
 	strv_free(p->conf_files);
@@ -169,10 +169,43 @@ static void set_modules(struct dk_pkg *p, const struct dk_conf *c, char ***error
 				  "'/extra' in record #%u.",
 				  "DEST_MODULE_LOCATION", i);
 	}
+	/* dkms 3.x accepts a package without modules (it only warns). */
 	if (size == 0)
-		strv_consume(errors, xasprintf("%s: Error! No 'DEST_MODULE_LOCATION' directive "
-					       "specified.",
-					       p->conf_path));
+		strv_consume(&p->warnings,
+			     xasprintf("%s: Warning! Zero modules specified.", p->conf_path));
+}
+
+/* dkms 3.1+'s read_conf_strict: the same built module (location and name) or
+ * the same installed name twice is a bad dkms.conf. */
+static void check_duplicates(const struct dk_pkg *p, char ***errors)
+{
+	for (size_t i = 0; i < p->n_modules; i++)
+		for (size_t j = 0; j < i; j++) {
+			const struct dk_built_module *a = &p->modules[j], *b = &p->modules[i];
+			if (streq(a->built_location, b->built_location) &&
+			    streq(a->built_name, b->built_name)) {
+				add_error(errors, p->conf_path,
+					  "Duplicate module '%s%s' in 'BUILT_MODULE_NAME[%zu]'.",
+					  b->built_location, b->built_name, i);
+				break;
+			}
+		}
+	for (size_t i = 0; i < p->n_modules; i++)
+		for (size_t j = 0; j < i; j++)
+			if (streq(p->modules[j].dest_name, p->modules[i].dest_name)) {
+				add_error(errors, p->conf_path,
+					  "Duplicate module '%s' in 'DEST_MODULE_NAME[%zu]'.",
+					  p->modules[i].dest_name, i);
+				break;
+			}
+}
+
+/* AUTOINSTALL, NO_WEAK_MODULES, BUILD_DEPENDS_REBUILD: dkms 3.0 takes any
+ * non-empty value as yes; 3.4 reads "no" as no. Both are honoured. */
+static bool yes_value(const struct dk_conf *c, const char *name)
+{
+	const char *v = conf_get(c, name, 0);
+	return !isempty(v) && strcasecmp(v, "no") != 0;
 }
 
 /* PACKAGE_NAME and PACKAGE_VERSION become directory names; PATCH names a
@@ -243,7 +276,6 @@ static void set_lists(struct dk_pkg *p, const struct dk_conf *c, const char *kve
 			strv_push(&p->build_depends, w[j]);
 	}
 	p->build_exclusive_config = strv_split(get(c, "BUILD_EXCLUSIVE_CONFIG", 0), " \t\n");
-	p->obsolete_by = strv_split(get(c, "OBSOLETE_BY", 0), " \t\n,");
 }
 
 static void note_deprecated(struct dk_pkg *p, const struct dk_conf *c, const char *file)
@@ -341,9 +373,10 @@ int pkg_load(const char *conf_path, const struct dk_pkg_env *env, struct dk_pkg 
 	p->post_install = get_dup(c, "POST_INSTALL", 0);
 	p->post_add = get_dup(c, "POST_ADD", 0);
 	p->post_remove = get_dup(c, "POST_REMOVE", 0);
-	/* dkms tests these for being non-empty, not for "yes". */
-	p->autoinstall = !isempty(conf_get(c, "AUTOINSTALL", 0));
-	p->no_weak_modules = !isempty(conf_get(c, "NO_WEAK_MODULES", 0));
+	p->autoinstall = yes_value(c, "AUTOINSTALL");
+	p->no_weak_modules = yes_value(c, "NO_WEAK_MODULES");
+	p->build_depends_rebuild = yes_value(c, "BUILD_DEPENDS_REBUILD");
+	p->obsolete_by = get_dup(c, "OBSOLETE_BY", 0);
 	const char *ri = get(c, "REMAKE_INITRD", 0);
 	p->remake_initrd = ri[0] == 'y' || ri[0] == 'Y';
 	p->build_exclusive_kernel = get_dup(c, "BUILD_EXCLUSIVE_KERNEL", 0);
@@ -352,6 +385,8 @@ int pkg_load(const char *conf_path, const struct dk_pkg_env *env, struct dk_pkg 
 	p->build_exclusive_kernel_max = get_dup(c, "BUILD_EXCLUSIVE_KERNEL_MAX", 0);
 
 	set_modules(p, c, &errors);
+	if (!env->lenient)
+		check_duplicates(p, &errors);
 	set_make(p, c, env, kver);
 	set_lists(p, c, kver);
 	validate_values(p, &errors);
@@ -410,6 +445,10 @@ char *pkg_exclusion(const struct dk_pkg *p, const char *kver, const char *arch,
 	else if (p->build_exclusive_kernel_max &&
 		 version_cmp(kver, p->build_exclusive_kernel_max) > 0)
 		why = "BUILD_EXCLUSIVE_KERNEL_MAX";
+	/* dkms 3.4: OBSOLETE_BY is a BUILD_EXCLUSIVE_KERNEL_MAX when none is given. */
+	else if (!p->build_exclusive_kernel_max && p->obsolete_by &&
+		 version_cmp(kver, p->obsolete_by) > 0)
+		why = "OBSOLETE_BY";
 	else if (p->build_exclusive_config && kernel_config &&
 		 read_full_file(kernel_config, &config, NULL, 0) >= 0) {
 		/* dkms skips this check when the kernel has no .config. */

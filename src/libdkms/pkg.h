@@ -23,17 +23,18 @@ struct dk_pkg {
 	size_t n_modules;
 	char *make_command;   /* MAKE[0] or MAKE_MATCH-selected, raw (shell) */
 	bool make_is_default; /* no MAKE given: use dkms's default */
-	char *clean_command;  /* CLEAN or NULL */
-	char **patches;	      /* PATCH[i] whose PATCH_MATCH matches kver */
+	char *clean_command; /* CLEAN or NULL (then no clean step: the build dir is a fresh copy) */
+	char **patches;	     /* PATCH[i] whose PATCH_MATCH matches kver */
 	char *pre_build, *post_build, *pre_install, *post_install, *post_add, *post_remove;
 	bool autoinstall;
 	char **build_depends;
 	char *build_exclusive_kernel, *build_exclusive_arch;
 	char **build_exclusive_config;
 	char *build_exclusive_kernel_min, *build_exclusive_kernel_max;
-	char **obsolete_by;
-	bool no_weak_modules;
-	bool remake_initrd; /* deprecated, accepted */
+	char *obsolete_by;	    /* OBSOLETE_BY: a kernel version, or NULL */
+	bool no_weak_modules;	    /* accepted; Debian has no weak-updates */
+	bool build_depends_rebuild; /* rebuild when a BUILD_DEPENDS module changes version */
+	bool remake_initrd;	    /* deprecated, accepted: its modules count as early modules */
 	bool used_bash;
 	char **warnings;   /* "Deprecated feature: REMAKE_INITRD (<file>)", ... */
 	char **bash_said;  /* bash's stderr while sourcing: "FILE: line N: message" */
@@ -50,6 +51,8 @@ struct dk_pkg_error {
 struct dk_pkg_env {
 	struct dk_conf_env conf; /* kernelver/arch may be NULL-free defaults */
 	const char *etc_dkms;	 /* host path of <root>/etc/dkms for overrides, or NULL */
+	bool lenient;		 /* dkms's read_conf, not read_conf_strict: duplicates allowed
+		       * (uninstall, unbuild, remove, status of a bad package) */
 };
 
 /* Reads and validates conf_path for (kver, arch). Returns 0, or -EINVAL with

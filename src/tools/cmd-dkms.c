@@ -10,6 +10,7 @@
 #include "module.h"
 #include "autoinstall.h"
 #include "ops.h"
+#include "script.h"
 #include "spawn.h"
 #include "tree.h"
 #include "validate.h"
@@ -50,28 +51,6 @@ static int resolve_mv(struct dk_ctx *ctx, int argc, char **argv, bool need_versi
 	log_error("Invalid number of arguments passed: the version of %s is needed (-v VERSION).",
 		  ctx->module);
 	return 1;
-}
-
-static int run_source_script(struct dk_ctx *ctx, const char *m, const char *v, const char *script,
-			     const char *what)
-{
-	if (isempty(script))
-		return 0;
-	_cleanup_free_ char *dir = ctx_dkms_path(ctx, m, v, "source");
-	_cleanup_strv_free_ char **argv = strv_split(script, " \t");
-	_cleanup_free_ char *exe = path_join(dir, argv[0]);
-	if (access(exe, X_OK) < 0) {
-		log_warning("The %s script %s is not executable.", what, exe);
-		return 0;
-	}
-	log_info("Running the %s script: %s", what, script);
-	free(argv[0]);
-	argv[0] = TAKE_PTR(exe);
-	struct spawn_opts o = { .cwd = dir, .out_fd = -1 };
-	int r = spawn_wait(argv, &o);
-	if (r != 0)
-		log_warning("The %s script %s failed (%d).", what, script, r);
-	return r;
 }
 
 /* "../" up from <dkms_tree>/m/v to the root, then the source tree. */
@@ -132,8 +111,9 @@ static int add_one(struct dk_ctx *ctx, bool explicit)
 	if (r < 0)
 		return log_error_errno(r, "Cannot create %s: %m", link), 1;
 	log_info("Creating symlink %s -> %s", link, target);
-	run_source_script(ctx, m, v, pkg->post_add, "post_add");
-	return 0;
+	/* dkms add exits with POST_ADD's status (its last step). */
+	r = script_run_source(ctx, pkg, "post_add", pkg->post_add, NULL, -1);
+	return r < 0 ? 1 : r;
 }
 
 /* dkms add: m/v, -m/-v, or a source directory holding dkms.conf. */
@@ -336,7 +316,7 @@ static int undo_verb(struct dk_ctx *ctx, int argc, char **argv, bool unbuild, bo
 	module_load(ctx, ctx->module, ctx->version, NULL, u.release, ctx_arch(ctx), &pkg, &err);
 	log_info("Deleting module %s/%s completely from the DKMS tree.", ctx->module, ctx->version);
 	if (pkg)
-		run_source_script(ctx, ctx->module, ctx->version, pkg->post_remove, "post_remove");
+		script_run_source(ctx, pkg, "post_remove", pkg->post_remove, NULL, -1);
 	_cleanup_free_ char *vdir = ctx_dkms_path(ctx, ctx->module, ctx->version);
 	_cleanup_free_ char *trash = ctx_dkms_path(ctx, ctx->module, ".removing");
 	rm_rf(trash);

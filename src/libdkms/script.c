@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <stdio.h>
+
+#include "log.h"
+#include "script.h"
+#include "sign.h"
+#include "spawn.h"
+
+void script_vars_fill(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+		      const char *arch, const char *ksrc, struct script_vars *v, char ***ret_own)
+{
+	char **own = NULL;
+	strv_consume(&own, path_join(ksrc, ".config"));
+	strv_consume(&own, ctx->jobs > 0 ? xasprintf("%d", ctx->jobs) : xstrdup(""));
+	*v = (struct script_vars){
+		.kernelver = kver,
+		.arch = arch,
+		.kernel_source_dir = ksrc,
+		.kernel_config = own[0],
+		.dkms_tree = ctx->dkms_tree,
+		.source_tree = ctx->source_tree,
+		.install_tree = ctx->install_tree,
+		.tmp_location = ctx->tmp_location,
+		.module = pkg->name,
+		.module_version = pkg->version,
+		.parallel_jobs = own[1],
+	};
+	*ret_own = own;
+}
+
+static bool in_path(const char *prog)
+{
+	if (isempty(prog))
+		return false;
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0;
+	const char *path = getenv("PATH");
+	_cleanup_strv_free_ char **dirs = strv_split(path ? path : "/usr/bin:/bin", ":");
+	for (size_t i = 0; dirs[i]; i++) {
+		_cleanup_free_ char *p = path_join(dirs[i], prog);
+		if (access(p, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+char **script_env(const char *kconfig, bool build)
+{
+	char **env = NULL;
+	static const char *const unset[] = { "CC", "CXX", "CFLAGS", "CXXFLAGS", "LDFLAGS" };
+	for (size_t i = 0; i < ELEMENTSOF(unset); i++)
+		strv_push(&env, unset[i]);
+	if (!build || !kconfig)
+		return env;
+	_cleanup_free_ char *text = kconfig_get(kconfig, "CONFIG_CC_VERSION_TEXT");
+	_cleanup_free_ char *clang = kconfig_get(kconfig, "CONFIG_CC_IS_CLANG");
+	_cleanup_free_ char *lld = kconfig_get(kconfig, "CONFIG_LD_IS_LLD");
+	_cleanup_free_ char *cc = NULL;
+	if (text)
+		cc = xstrndup(text, strcspn(text, " "));
+	if (clang && streq(clang, "y") && in_path("clang")) {
+		free(cc);
+		cc = xstrdup("clang");
+	}
+	if (cc && in_path(cc)) {
+		strv_consume(&env, xasprintf("CC=%s", cc));
+		strv_consume(&env, xasprintf("KERNEL_CC=%s", cc));
+	}
+	if (lld && streq(lld, "y") && in_path("ld.lld")) {
+		strv_push(&env, "LD=ld.lld");
+		strv_push(&env, "KERNEL_LD=ld.lld");
+	}
+	return env;
+}
+
+char **script_argv(const char *dir, const char *line)
+{
+	if (isempty(line))
+		return NULL;
+	char **argv = strv_split(line, " \t\n");
+	if (!argv[0]) {
+		strv_free(argv);
+		return NULL;
+	}
+	char *exe = path_join(dir, argv[0]);
+	free(argv[0]);
+	argv[0] = exe;
+	return argv;
+}
+
+/* Fixed text; the command is $1, the variables follow in struct order. */
+static const char shell_wrapper[] =
+	"_dkms_cmd=$1 kernelver=$2 arch=$3 kernel_source_dir=$4 kernel_config=$5\n"
+	"dkms_tree=$6 source_tree=$7 install_tree=$8 tmp_location=$9 module=${10}\n"
+	"module_version=${11} parallel_jobs=${12}\n"
+	"shift 12\n"
+	"eval \"$_dkms_cmd\"\n";
+
+char **script_shell_argv(const struct script_vars *v, const char *cmd)
+{
+	const char *args[] = { "/bin/bash",
+			       "-c",
+			       shell_wrapper,
+			       "dkms",
+			       cmd,
+			       v->kernelver,
+			       v->arch,
+			       v->kernel_source_dir,
+			       v->kernel_config,
+			       v->dkms_tree,
+			       v->source_tree,
+			       v->install_tree,
+			       v->tmp_location,
+			       v->module,
+			       v->module_version,
+			       v->parallel_jobs };
+	char **argv = NULL;
+	for (size_t i = 0; i < ELEMENTSOF(args); i++)
+		strv_push(&argv, strempty(args[i]));
+	return argv;
+}
+
+int script_run_source(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *what,
+		      const char *line, const char *kver, int out_fd)
+{
+	_cleanup_free_ char *dir = ctx_dkms_path(ctx, pkg->name, pkg->version, "source");
+	_cleanup_strv_free_ char **argv = script_argv(dir, line);
+	if (!argv)
+		return 0;
+	if (access(argv[0], X_OK) < 0) {
+		log_warning("The %s script is not executable: %s", what, argv[0]);
+		return 0;
+	}
+	_cleanup_free_ char *ksrc = kver ? ctx_kernel_source_dir(ctx, kver) : NULL;
+	_cleanup_free_ char *kconfig = ksrc ? path_join(ksrc, ".config") : NULL;
+	_cleanup_strv_free_ char **env = script_env(kconfig, false);
+	log_info("Running the %s script: %s", what, line);
+	struct spawn_opts o = { .cwd = dir, .out_fd = out_fd, .env = env };
+	int r = spawn_wait(argv, &o);
+	if (r != 0)
+		log_debug("The %s script of %s/%s exited with %d", what, pkg->name, pkg->version,
+			  r);
+	return r;
+}
