@@ -3,7 +3,7 @@
 # The Debian kernel hooks of agent/debian: run-parts (as the kernel
 # packages' maintainer scripts call it) orders ours before initramfs-tools'
 # and dracut's; postinst.d builds the fixture for the kernel, header_postinst.d
-# builds only for an installed kernel, prerm.d removes; all exit 0 when a
+# builds with or without the image, prerm.d removes; all exit 0 when a
 # module fails to build. Run against a sandbox root through DKMS_ROOT.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -55,11 +55,21 @@ ok "postinst.d built dkatest, survived dkabroken"
 [ -z "$(find_mod "$ROOT" "$KVER" dkatest)" ] || fail "prerm.d left dkatest installed"
 ok "prerm.d uninstalled it"
 
-# header_postinst.d: headers for a kernel that is not installed: nothing to do.
+# header_postinst.d: headers of a kernel that has nothing here: exits 0.
 "$T/etc/header_postinst.d/dkms-agent" "0.0.0-not-installed" || fail "header_postinst.d failed"
-# ... and for the installed kernel, it builds (initramfs off in the sandbox).
+# Headers before (or without) the image, as chroots and image builders
+# install them: it builds anyway, as Debian's dkms does.
 echo initramfs=off >"$ROOT/etc/dkms-agent.conf"
+rm -f "$ROOT/boot/vmlinuz-$KVER"
+rm -rf "$ROOT/lib/modules/$KVER/kernel"
+"$T/etc/header_postinst.d/dkms-agent" "$KVER" >"$T/hdr0.log" 2>&1 ||
+	{ cat "$T/hdr0.log"; fail "header_postinst.d hook failed"; }
+[ -n "$(find_mod "$ROOT" "$KVER" dkatest)" ] || { cat "$T/hdr0.log"; fail "header_postinst.d did not build dkatest before the image"; }
+ok "header_postinst.d built dkatest for a kernel whose image is not installed yet"
+# ... and for an installed kernel (initramfs off in the sandbox).
+dk uninstall -m dkatest -v 1.0 -k "$KVER" >/dev/null 2>&1 || fail "uninstall"
 mkdir -p "$ROOT/lib/modules/$KVER/kernel"
+: >"$ROOT/boot/vmlinuz-$KVER"
 "$T/etc/header_postinst.d/dkms-agent" "$KVER" >"$T/hdr.log" 2>&1 ||
 	{ cat "$T/hdr.log"; fail "header_postinst.d hook failed"; }
 [ -n "$(find_mod "$ROOT" "$KVER" dkatest)" ] || { cat "$T/hdr.log"; fail "header_postinst.d did not build dkatest"; }
