@@ -248,8 +248,39 @@ static char *target_image(const char *root, const char *kver, enum initramfs_too
 	return xasprintf("%s/boot/initramfs-%s.img", root, kver);
 }
 
-/* Checks that an image reads back and carries the kernel's module tree. */
-static int check_image(const char *path, const char *kver, char **ret_reason)
+/* Whether a module name matches a file name ("a-b" matches "a_b.ko.zst"),
+ * as the kernel compares module names. */
+static bool module_file_is(const char *file, const char *name)
+{
+	size_t k = 0;
+	for (; name[k] && file[k]; k++) {
+		char a = name[k] == '-' ? '_' : name[k], b = file[k] == '-' ? '_' : file[k];
+		if (a != b)
+			return false;
+	}
+	return !name[k] && startswith(file + k, ".ko") &&
+	       (file[k + 3] == 0 || (file[k + 3] == '.' && !strchr(file + k + 4, '.')));
+}
+
+/* Whether the image holds a regular file for module name under kver's
+ * module directory (wherever the generator put it: updates/dkms, extra/). */
+static bool image_has_module(const struct initramfs *img, const char *kver, const char *name)
+{
+	_cleanup_free_ char *a = xasprintf("lib/modules/%s/", kver);
+	_cleanup_free_ char *b = xasprintf("usr/lib/modules/%s/", kver);
+	for (size_t k = 0; k < img->n_files; k++) {
+		const struct initramfs_file *f = &img->files[k];
+		if (!S_ISREG(f->mode) || (!startswith(f->name, a) && !startswith(f->name, b)))
+			continue;
+		if (module_file_is(path_basename(f->name), name))
+			return true;
+	}
+	return false;
+}
+
+/* Checks that an image reads back, carries the kernel's module tree and
+ * every module of required (names; NULL for none). */
+static int check_image(const char *path, const char *kver, char *const *required, char **ret_reason)
 {
 	_cleanup_initramfs_ struct initramfs *img = NULL;
 	_cleanup_free_ char *reason = NULL;
@@ -261,6 +292,17 @@ static int check_image(const char *path, const char *kver, char **ret_reason)
 	_cleanup_free_ char *udep = xasprintf("usr/lib/modules/%s/modules.dep", kver);
 	if (!initramfs_lookup(img, dep) && !initramfs_lookup(img, udep))
 		return reason_set(ret_reason, -EPROTO, "the new image lacks %s", dep);
+	_cleanup_free_ char *missing = NULL;
+	for (size_t k = 0; required && required[k]; k++) {
+		if (image_has_module(img, kver, required[k]))
+			continue;
+		char *m = xasprintf("%s%s%s", strempty(missing), missing ? ", " : "", required[k]);
+		free(missing);
+		missing = m;
+	}
+	if (missing)
+		return reason_set(ret_reason, -ENOPKG, "the new image lacks the early module(s) %s",
+				  missing);
 	return 0;
 }
 
@@ -276,7 +318,8 @@ static int run(char **argv, const struct spawn_opts *opts, char **ret_reason)
 
 /* Builds into a temporary file next to image, checks it, renames it over. */
 static int build_and_replace(const char *root, const char *kver, const char *image, bool mkinitcpio,
-			     const struct spawn_opts *opts, char **ret_reason)
+			     char *const *required, const struct spawn_opts *opts,
+			     char **ret_reason)
 {
 	_cleanup_free_ char *dir = xstrdup(image);
 	*strrchr(dir, '/') = 0;
@@ -308,7 +351,7 @@ static int build_and_replace(const char *root, const char *kver, const char *ima
 	}
 	r = run(argv, opts, ret_reason);
 	if (r >= 0)
-		r = check_image(tmp, kver, ret_reason);
+		r = check_image(tmp, kver, required, ret_reason);
 	if (r >= 0 && fchmod(fd, mode) < 0)
 		r = reason_set(ret_reason, -errno, "cannot chmod %s: %m", tmp);
 	if (r >= 0 && fsync(fd) < 0)
@@ -322,9 +365,31 @@ static int build_and_replace(const char *root, const char *kver, const char *ima
 	return fsync_dir_of(image);
 }
 
+/* update-initramfs replaces the image itself (only when mkinitramfs
+ * succeeds, hooks included); a hard link keeps the old one until the new one
+ * is checked, and comes back if the check fails. */
+static int update_initramfs(const char *root, const char *kver, const char *image,
+			    char *const *required, const struct spawn_opts *opts, char **ret_reason)
+{
+	_cleanup_free_ char *keep = xasprintf("%s.dkms-keep", image);
+	unlink(keep);
+	bool kept = link(image, keep) == 0;
+	char *argv[] = {
+		"chroot", (char *)root, "update-initramfs", "-u", "-k", (char *)kver, NULL
+	};
+	int r = run(*root ? argv : argv + 2, opts, ret_reason);
+	if (r >= 0)
+		r = check_image(image, kver, required, ret_reason);
+	if (r < 0 && kept && rename(keep, image) < 0)
+		log_warning("Cannot put the old image %s back: %m", image);
+	if (kept)
+		unlink(keep);
+	return r < 0 ? r : fsync_dir_of(image);
+}
+
 int initramfs_regenerate(const char *root, const char *kver, enum initramfs_tool tool,
-			 const struct spawn_opts *opts, enum initramfs_tool *ret_tool,
-			 char **ret_reason)
+			 char *const *required, const struct spawn_opts *opts,
+			 enum initramfs_tool *ret_tool, char **ret_reason)
 {
 	root = root_prefix(root);
 	if (!exists_in(root, "/lib/modules") && !exists_in(root, "/usr/lib/modules"))
@@ -342,25 +407,20 @@ int initramfs_regenerate(const char *root, const char *kver, enum initramfs_tool
 	log_debug("Regenerating %s with %s", image, initramfs_tool_name(tool));
 	int r;
 	switch (tool) {
-	case INITRAMFS_TOOL_UPDATE_INITRAMFS: {
-		char *argv[] = { "chroot",     (char *)root, "update-initramfs", "-u", "-k",
-				 (char *)kver, NULL };
-		r = run(*root ? argv : argv + 2, opts, ret_reason);
-		if (r >= 0)
-			r = check_image(image, kver, ret_reason);
+	case INITRAMFS_TOOL_UPDATE_INITRAMFS:
+		r = update_initramfs(root, kver, image, required, opts, ret_reason);
 		break;
-	}
 	case INITRAMFS_TOOL_MKINITCPIO:
-		r = build_and_replace(root, kver, image, true, opts, ret_reason);
+		r = build_and_replace(root, kver, image, true, required, opts, ret_reason);
 		break;
 	case INITRAMFS_TOOL_KERNEL_INSTALL: {
 		_cleanup_free_ char *gen = install_conf(root, "initrd_generator");
 		bool mk = streq_ptr(gen, "mkinitcpio") || (!gen && !have_program(root, "dracut") &&
 							   have_program(root, "mkinitcpio"));
-		r = build_and_replace(root, kver, image, mk, opts, ret_reason);
+		r = build_and_replace(root, kver, image, mk, required, opts, ret_reason);
 		break;
 	}
-	default: r = build_and_replace(root, kver, image, false, opts, ret_reason); break;
+	default: r = build_and_replace(root, kver, image, false, required, opts, ret_reason); break;
 	}
 	if (r < 0)
 		return r;

@@ -126,13 +126,16 @@ enum initramfs_tool initramfs_detect_tool(const char *root);
 
 /* Rebuilds the image of one kernel with tool (AUTO detects). dracut and
  * mkinitcpio write to a temporary file next to the image, which is checked
- * with initramfs_read() before it replaces the old image; update-initramfs
- * does its own replacing and the result is checked afterwards. A root other
- * than the host's uses dracut --sysroot, and chroot for the other tools.
- * opts controls output and timeout. Returns 0 and the tool that ran;
- * -EOPNOTSUPP when no generator is installed, -ENOENT when the kernel's
- * modules are missing, -EPROTO when the tool fails or its output does not
- * read back. */
+ * before it replaces the old image; update-initramfs does its own replacing,
+ * the result is checked afterwards and the old image (kept as a hard link)
+ * comes back if the check fails. The check: the image reads back, holds the
+ * kernel's modules.dep and a file for every module named in required (NULL:
+ * none; the early DKMS modules). A root other than the host's uses dracut
+ * --sysroot, and chroot for the other tools. opts controls output and
+ * timeout. Returns 0 and the tool that ran; -EOPNOTSUPP when no generator is
+ * installed, -ENOENT when the kernel's modules are missing, -EPROTO when the
+ * tool fails or its output does not read back, -ENOPKG when a required
+ * module is not in the new image. On failure the old image is in place. */
 int initramfs_regenerate(const char *root, const char *kver, enum initramfs_tool tool,
-			 const struct spawn_opts *opts, enum initramfs_tool *ret_tool,
-			 char **ret_reason);
+			 char *const *required, const struct spawn_opts *opts,
+			 enum initramfs_tool *ret_tool, char **ret_reason);

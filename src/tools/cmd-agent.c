@@ -193,8 +193,18 @@ static int refresh_initramfs(const struct dk_ctx *ctx, const char *kver, struct 
 		/* Our own initramfs hooks run inside the generator and would wait
 		 * for the tree lock we hold: tell them the build is done. */
 		setenv("DKMS_AGENT_NESTED", "1", 1);
+		/* The new image must hold every early module, or the old one stays. */
+		_cleanup_strv_free_ char **early = NULL;
+		for (size_t i = 0; i < n; i++)
+			for (size_t f = 0;
+			     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f];
+			     f++)
+				if (agent_file_is_early(ctx, &mods[i], mods[i].files[f],
+							rootfs_type))
+					strv_consume(&early, agent_module_name(mods[i].files[f]));
 		struct spawn_opts o = { .out_fd = -1, .quiet = 1 };
-		r = initramfs_regenerate(ctx->root, kver, INITRAMFS_TOOL_AUTO, &o, &tool, &reason);
+		r = initramfs_regenerate(ctx->root, kver, INITRAMFS_TOOL_AUTO, early, &o, &tool,
+					 &reason);
 		if (r >= 0)
 			log_info("Regenerated %s with %s", imgs[0].path, initramfs_tool_name(tool));
 	}

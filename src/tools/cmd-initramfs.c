@@ -13,7 +13,7 @@ static int usage(void)
 	      "       dkms-agent initramfs append IMAGE SRC:DEST...\n"
 	      "       dkms-agent [--root DIR] initramfs find KVER\n"
 	      "       dkms-agent [--root DIR] initramfs detect\n"
-	      "       dkms-agent [--root DIR] initramfs regenerate KVER [--tool NAME]\n",
+	      "       dkms-agent [--root DIR] initramfs regenerate KVER [--tool NAME] [--require MODULE]...\n",
 	      stderr);
 	return 2;
 }
@@ -110,10 +110,13 @@ static int do_regenerate(struct dk_ctx *ctx, int argc, char **argv)
 {
 	enum initramfs_tool tool = INITRAMFS_TOOL_AUTO, ran;
 	const char *kver = NULL;
+	_cleanup_strv_free_ char **required = NULL;
 	for (int k = 0; k < argc; k++) {
 		if (streq(argv[k], "--tool") && k + 1 < argc) {
 			if (initramfs_tool_from_name(argv[++k], &tool) < 0)
 				return usage();
+		} else if (streq(argv[k], "--require") && k + 1 < argc) {
+			strv_push(&required, argv[++k]);
 		} else if (!kver)
 			kver = argv[k];
 		else
@@ -124,7 +127,7 @@ static int do_regenerate(struct dk_ctx *ctx, int argc, char **argv)
 	_cleanup_free_ char *reason = NULL;
 	struct spawn_opts o = { .out_fd = ctx->verbose ? STDERR_FILENO : -1,
 				.quiet = !ctx->verbose };
-	int r = initramfs_regenerate(ctx->root, kver, tool, &o, &ran, &reason);
+	int r = initramfs_regenerate(ctx->root, kver, tool, required, &o, &ran, &reason);
 	if (r < 0)
 		return failed(kver, r, reason);
 	printf("%s\n", initramfs_tool_name(ran));
