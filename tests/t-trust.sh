@@ -24,26 +24,60 @@ dk build hello/1.0 -k "$K" --force >/dev/null
 rm "$ROOT/etc/dkms-agent.conf"
 ok "build_as_root=yes"
 
-# a source file writable by others: refused, exit 40 (ours, outside dkms's codes), named, tree unchanged
+# a source file writable by others: refused at add (before dkms.conf is
+# read), and at build if it became writable after add; exit 40 (ours,
+# outside dkms's codes), the file and who can write it named, tree unchanged
 dk remove hello/1.0 --all >/dev/null
 chmod o+w "$ROOT/usr/src/hello-1.0/hello.c"
+expect_rc 40 dk add hello/1.0 2>"$T/err"
+grep -q "hello-1.0/hello.c is writable by everyone" "$T/err" || fail "add: message does not name the file and who: $(cat "$T/err")"
+[ ! -e "$ROOT/var/lib/dkms/hello" ] || fail "a refused add left something in the tree"
+chmod o-w "$ROOT/usr/src/hello-1.0/hello.c"
 dk add hello/1.0 >/dev/null
+chmod o+w "$ROOT/usr/src/hello-1.0/hello.c"
 expect_rc 40 dk build hello/1.0 -k "$K" 2>"$T/err"
-grep -q "hello.c: it is owned or writable by a user other than root" "$T/err" || grep -q "Refusing to build as root from .*hello.c" "$T/err" || fail "message does not name the file: $(cat "$T/err")"
+grep -q "hello-1.0/hello.c is writable by everyone (mode 0646)" "$T/err" || fail "build: message does not name the file: $(cat "$T/err")"
 [ ! -d "$ROOT/var/lib/dkms/hello/1.0/$K" ] || fail "refused build left a built state"
 ok "untrusted source refused"
 
-# a file owned by another user: refused too
+# a file owned by another user: refused too, the user named
 chmod o-w "$ROOT/usr/src/hello-1.0/hello.c"
 chown nobody "$ROOT/usr/src/hello-1.0/Makefile"
-expect_rc 40 dk build hello/1.0 -k "$K" 2>/dev/null
+expect_rc 40 dk build hello/1.0 -k "$K" 2>"$T/err"
+grep -q "hello-1.0/Makefile is owned by user nobody" "$T/err" || fail "owner not named: $(cat "$T/err")"
 chown root "$ROOT/usr/src/hello-1.0/Makefile"
 ok "foreign owner refused"
+
+# group write: refused for a group other users belong to (nogroup is
+# nobody's primary group), accepted for root's own group: a tree root
+# unpacks from a `git archive` tarball (root:root, 0664 files, 0775 dirs)
+chgrp nogroup "$ROOT/usr/src/hello-1.0/hello.c"
+chmod g+w "$ROOT/usr/src/hello-1.0/hello.c"
+expect_rc 40 dk build hello/1.0 -k "$K" 2>"$T/err"
+grep -q "hello.c is writable by group nogroup (.*nobody" "$T/err" || fail "group not named: $(cat "$T/err")"
+chgrp root "$ROOT/usr/src/hello-1.0/hello.c"
+dk remove hello/1.0 --all >/dev/null
+find "$ROOT/usr/src/hello-1.0" -type d -exec chmod 0775 {} +
+find "$ROOT/usr/src/hello-1.0" -type f -exec chmod 0664 {} +
+dk add hello/1.0 >/dev/null || fail "a root:root 0664/0775 tree was refused at add"
+dk build hello/1.0 -k "$K" >/dev/null || fail "a root:root 0664/0775 tree was refused at build"
+find "$ROOT/usr/src/hello-1.0" -type d -exec chmod 0755 {} +
+find "$ROOT/usr/src/hello-1.0" -type f -exec chmod 0644 {} +
+ok "group write: refused for nogroup, accepted for root's own group (git archive tarballs)"
+
+# a directory above the source that others can write: refused (sticky /tmp is fine)
+dk remove hello/1.0 --all >/dev/null
+chmod o+w "$ROOT/usr/src"
+expect_rc 40 dk add hello/1.0 2>"$T/err"
+grep -q "/usr/src is writable by everyone" "$T/err" || fail "parent not named: $(cat "$T/err")"
+chmod o-w "$ROOT/usr/src"
+dk add hello/1.0 >/dev/null
+ok "writable parent refused"
 
 # trust_unsafe_sources=yes is the explicit way out
 chmod o+w "$ROOT/usr/src/hello-1.0/hello.c"
 echo "trust_unsafe_sources=yes" >"$ROOT/etc/dkms-agent.conf"
-dk build hello/1.0 -k "$K" >/dev/null
+dk build hello/1.0 -k "$K" --force >/dev/null
 ok "trust_unsafe_sources=yes"
 
 # a built module path planted as a symlink is not followed

@@ -287,12 +287,14 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 		return fail(res, DK_EXIT_BUILD_FAILED, log_fd, xasprintf("Cannot write %s", log));
 	_cleanup_free_ char *bad = NULL;
 	if (geteuid() == 0 && !ctx->trust_unsafe) {
-		int t = trust_check_tree(src, &bad);
+		/* Checked again right before the copy: module_load's check may be
+		 * older than this build. */
+		int t = trust_check_source(src, &bad);
 		if (t == -EPERM)
 			return fail(
 				res, DK_EXIT_UNTRUSTED, t,
 				xasprintf(
-					"Refusing to build as root from %s: it is owned or writable by a user other than root (set trust_unsafe_sources=yes in /etc/dkms-agent.conf to allow it)",
+					"Refusing to build as root: %s (set trust_unsafe_sources=yes in /etc/dkms-agent.conf to allow it)",
 					bad));
 		if (t < 0)
 			return fail(res, DK_EXIT_BUILD_FAILED, t,

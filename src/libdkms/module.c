@@ -1,11 +1,62 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <limits.h>
 #include <stdio.h>
 
 #include "module.h"
+#include "trust.h"
 
 void module_tree(const struct dk_ctx *ctx, struct dk_tree *t)
 {
 	t->dir = ctx_path(ctx, ctx->dkms_tree);
+}
+
+int module_load_exit_code(int r)
+{
+	return r == -EPERM ? DK_EXIT_UNTRUSTED : DK_EXIT_BAD_CONF;
+}
+
+/* Sources already found trustworthy by this process (by real path). */
+static char **trusted;
+
+/* Trust before evaluation: as root, nothing of a source that another user
+ * can change is read, evaluated or run. */
+static int check_trust(const struct dk_ctx *ctx, const char *m, const char *v, const char *conf,
+		       char **ret_error)
+{
+	if (geteuid() != 0 || ctx->trust_unsafe)
+		return 0;
+	_cleanup_free_ char *dir = xstrdup(conf);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	char real[PATH_MAX];
+	if (!realpath(slash ? (*dir ? dir : "/") : ".", real))
+		return 0; /* pkg_load reports the missing file */
+	if (strv_contains(trusted, real))
+		return 0;
+	_cleanup_free_ char *why = NULL;
+	int r = trust_check_source(real, &why);
+	/* The dkms.conf itself, where a link in the tree leads (its owner was
+	 * checked in the walk, not what it points to). */
+	if (r >= 0 && trust_check_file(conf, &why) == -EPERM)
+		r = -EPERM;
+	/* Where dkms keeps the source link: whoever can write there can repoint it. */
+	if (r >= 0 && m && v) {
+		_cleanup_free_ char *vdir = ctx_dkms_path(ctx, m, v);
+		if (path_is_dir(vdir))
+			r = trust_check_path(vdir, &why);
+	}
+	if (r == -EPERM) {
+		if (ret_error)
+			*ret_error = xasprintf(
+				"%s: refusing to read, build or run anything of it as root (set trust_unsafe_sources=yes in /etc/dkms-agent.conf to allow it)",
+				why);
+		return r;
+	}
+	if (r < 0)
+		return 0; /* unreadable: pkg_load says why */
+	strv_push(&trusted, real);
+	return 0;
 }
 
 int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const char *conf_path,
@@ -13,6 +64,9 @@ int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const ch
 {
 	_cleanup_free_ char *conf =
 		conf_path ? xstrdup(conf_path) : ctx_dkms_path(ctx, m, v, "source", "dkms.conf");
+	int t = check_trust(ctx, m, v, conf, ret_error);
+	if (t < 0)
+		return t;
 	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
 	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
 	_cleanup_free_ char *cache = ctx_dkms_path(ctx, ".cache");

@@ -61,8 +61,9 @@ static void job_finish(struct dk_job *j, int code, char *message)
 static void job_prepare(const struct dk_ctx *ctx, struct dk_job *j, unsigned flags)
 {
 	char *err = NULL;
-	if (module_load(ctx, j->m, j->v, NULL, j->kver, j->arch, &j->pkg, &err) < 0) {
-		job_finish(j, DK_EXIT_BAD_CONF, err);
+	int r = module_load(ctx, j->m, j->v, NULL, j->kver, j->arch, &j->pkg, &err);
+	if (r < 0) {
+		job_finish(j, module_load_exit_code(r), err);
 		return;
 	}
 	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, j->kver);

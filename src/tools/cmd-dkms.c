@@ -97,7 +97,10 @@ static int add_one(struct dk_ctx *ctx, bool explicit)
 	uname(&u);
 	_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 	_cleanup_free_ char *err = NULL;
-	if (module_load(ctx, m, v, conf, u.release, ctx_arch(ctx), &pkg, &err) < 0)
+	int l = module_load(ctx, m, v, conf, u.release, ctx_arch(ctx), &pkg, &err);
+	if (l == -EPERM)
+		return log_error("%s", err), DK_EXIT_UNTRUSTED;
+	if (l < 0)
 		return log_error("Bad conf file: %s", err), DK_EXIT_BAD_CONF;
 
 	_cleanup_free_ char *vdir = ctx_dkms_path(ctx, m, v);
@@ -129,7 +132,10 @@ int cmd_add(struct dk_ctx *ctx, int argc, char **argv)
 			return log_error("Could not locate dkms.conf file: %s does not exist.",
 					 conf),
 			       4;
-		if (module_load(ctx, NULL, NULL, conf, u.release, ctx_arch(ctx), &pkg, &err) < 0)
+		int l = module_load(ctx, NULL, NULL, conf, u.release, ctx_arch(ctx), &pkg, &err);
+		if (l == -EPERM)
+			return log_error("%s", err), DK_EXIT_UNTRUSTED;
+		if (l < 0)
 			return log_error("Bad conf file: %s", err), DK_EXIT_BAD_CONF;
 		_cleanup_free_ char *name = xasprintf("%s-%s", pkg->name, pkg->version);
 		_cleanup_free_ char *dst = ctx_source_path(ctx, name);
@@ -233,10 +239,10 @@ static int undo(struct dk_ctx *ctx, char **kernels, bool unbuild)
 		if (tree_is_installed(&t, ctx->module, ctx->version, k, a)) {
 			_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 			_cleanup_free_ char *err = NULL;
-			if (module_load(ctx, ctx->module, ctx->version, NULL, k, a, &pkg, &err) <
-			    0) {
-				log_error("Bad conf file: %s", err);
-				code = DK_EXIT_BAD_CONF;
+			int l = module_load(ctx, ctx->module, ctx->version, NULL, k, a, &pkg, &err);
+			if (l < 0) {
+				log_error(l == -EPERM ? "%s" : "Bad conf file: %s", err);
+				code = module_load_exit_code(l);
 				continue;
 			}
 			log_info("Uninstalling %s/%s from %s (%s)", ctx->module, ctx->version, k,
