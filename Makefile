@@ -198,6 +198,24 @@ static: $(STATIC_BIN)
 
 .PHONY: install uninstall static
 
+# ---- arch, arch-check (section owned by packaging/arch/, tests/arch/) ------
+#   make arch         the Arch package of make dist's tarball, by makepkg:
+#                     $(O)/arch/dkms-agent-VERSION-REL-ARCH.pkg.tar.*
+#   make arch-check   tests/arch/run: that package and example DKMS packages
+#                     installed by pacman into a scratch root made of this
+#                     machine's userland, with the real mkinitcpio (release 41,
+#                     ../shared/third-party): hooks, a kernel upgrade, removals,
+#                     the initramfs, systemctl enable dkms.service. Needs root.
+arch: dist
+	@.ci/deps packaging/arch/packages
+	@packaging/arch/build $(DIST_TAR) $(O)/arch
+
+arch-check: arch
+	@tests/arch/run $(O)/arch
+
+.PHONY: arch arch-check
+# ---- end of arch, arch-check -------------------------------------------------
+
 # ---- bench: owned by bench/ (see bench/run) --------------------------------
 #   make bench         dkms-agent vs Debian's dkms, writes bench/results.md (~15 min)
 #   make bench-quick   the same with 5 modules and 2 repetitions

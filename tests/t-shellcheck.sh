@@ -14,7 +14,7 @@ cd "$TOP"
 
 is_shell() {
 	case $1 in
-	*.sh | *.bash | *.install) return 0 ;;
+	*.sh | *.bash | *.install | */PKGBUILD | */PKGBUILD.in) return 0 ;;
 	*.service | *.hook | *.conf | *.md | *.c | *.h | *.list | *.[0-9] | */README | */Makefile) return 1 ;;
 	esac
 	head -n1 "$1" 2>/dev/null | grep -Eq '^#!(/usr)?/bin/(env )?(ba|da|a)?sh\b'
