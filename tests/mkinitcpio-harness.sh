@@ -128,7 +128,9 @@ add_full_dir() {
 
 # _h_modinfo FIELD MODULE: one field of the module, from the target kernel.
 _h_modinfo() {
-	modinfo ${_h_root:+-b "$_h_root"} -k "$KERNELVERSION" -F "$1" -- "$2" 2>/dev/null
+	# kmod's tools are in /usr/bin on Arch, on mkinitcpio's PATH; the hooks
+	# themselves keep the PATH they were given.
+	PATH=$PATH:/usr/sbin:/sbin modinfo ${_h_root:+-b "$_h_root"} -k "$KERNELVERSION" -F "$1" -- "$2" 2>/dev/null
 }
 
 add_module() {
@@ -241,7 +243,8 @@ for _h_current_hook in "$@"; do
 done
 
 if ((${#_h_added_modules[@]} > 0)); then
-	depmod -b "$BUILDROOT" "$KERNELVERSION" || error "depmod failed"
+	# mkinitcpio's own depmod: on Arch it is in /usr/bin, on its PATH.
+	PATH=$PATH:/usr/sbin:/sbin depmod -b "$BUILDROOT" "$KERNELVERSION" || error "depmod failed"
 fi
 printf 'HOOKS="%s"\n' "${!_h_runhooks[*]}" >"$BUILDROOT/config"
 if ((_builderrors > 0)); then

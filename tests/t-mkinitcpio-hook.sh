@@ -103,15 +103,44 @@ layers=$HD
 [ -n "$BUSYBOX" ] && layers=$T/base:$HD
 hooks=(dkms-agent)
 [ -n "$BUSYBOX" ] && hooks=(base-lite dkms-agent)
-DKMS_ROOT=$ROOT DKMS_AGENT=$DKMS_AGENT "$H" -k "$KVER" -r "$ROOT" -b "$IMG" -D "$layers" "${hooks[@]}" >"$T/build.log" 2>&1 ||
+# mkinitcpio runs hooks with PATH=/usr/bin:/bin: depmod (in /usr/sbin on
+# Debian) is off it, and the agent must find it anyway.
+DKMS_ROOT=$ROOT DKMS_AGENT=$DKMS_AGENT PATH=/usr/bin:/bin "$H" -k "$KVER" -r "$ROOT" -b "$IMG" -D "$layers" "${hooks[@]}" >"$T/build.log" 2>&1 ||
 	{ cat "$T/build.log"; fail "the dkms-agent install hook failed"; }
 [ -n "$(find_mod "$ROOT" "$KVER" dkatest)" ] || { cat "$T/build.log"; fail "build() did not build dkatest"; }
+grep -q 'dkatest.ko:' "$ROOT/lib/modules/$KVER/modules.dep" || { cat "$T/build.log"; fail "depmod did not run for the root (PATH without sbin)"; }
 find "$IMG/usr/lib/modules/$KVER" -name 'dkatest.ko*' | grep -q . || { cat "$T/build.log"; fail "dkatest not in the image"; }
 grep -q 'dkatest.ko[^:]*:' "$IMG/usr/lib/modules/$KVER/modules.dep" || fail "dkatest not in the image's modules.dep"
 [ -x "$IMG/usr/bin/dkms-agent" ] || fail "agent not in the image"
 [ -x "$IMG/hooks/dkms-agent" ] || fail "runtime hook not in the image"
 cmp -s "$IMG/hooks/dkms-agent" "$HD/hooks/dkms-agent" || fail "runtime hook differs from the source"
-ok "install hook: module built, dkatest + agent + runtime hook placed"
+ok "install hook (PATH=/usr/bin:/bin): module built and depmod run, dkatest + agent + runtime hook placed"
+
+# A systemd image (HOOKS=(base systemd ...)): runtime hooks do not run there;
+# a unit wanted by initrd.target takes the runtime hook's place. mkinitcpio's
+# systemd hook defines add_systemd_unit, which is how ours recognises it.
+mkdir -p "$T/sd/install"
+printf 'build() { :; }\nadd_systemd_unit() { :; }\n' >"$T/sd/install/systemd"
+IMG2=$T/img-sd
+DKMS_ROOT=$ROOT DKMS_AGENT=$DKMS_AGENT PATH=/usr/bin:/bin "$H" -k "$KVER" -r "$ROOT" -b "$IMG2" -D "$T/sd:$HD" systemd dkms-agent >"$T/build-sd.log" 2>&1 ||
+	{ cat "$T/build-sd.log"; fail "the install hook failed in a systemd image"; }
+U=$IMG2/usr/lib/systemd/system
+[ -f "$U/dkms-agent-check.service" ] || { cat "$T/build-sd.log"; fail "no unit in the systemd image"; }
+[ "$(readlink "$U/initrd.target.wants/dkms-agent-check.service")" = ../dkms-agent-check.service ] ||
+	fail "the unit is not wanted by initrd.target"
+grep -qx 'ExecStart=-/usr/bin/dkms-agent check --root /sysroot' "$U/dkms-agent-check.service" || fail "unit ExecStart"
+grep -qx 'After=initrd-fs.target' "$U/dkms-agent-check.service" || fail "unit ordering"
+[ ! -e "$IMG2/hooks/dkms-agent" ] || fail "the runtime hook was added to a systemd image"
+find "$IMG2/usr/lib/modules/$KVER" -name 'dkatest.ko*' | grep -q . || fail "dkatest not in the systemd image"
+if command -v systemd-analyze >/dev/null; then
+	# The image's paths do not exist here: only the unit's syntax counts.
+	systemd-analyze verify --man=no "$U/dkms-agent-check.service" >"$T/verify.log" 2>&1 || true
+	if grep -v 'dkms-agent\|sysroot\|initrd' "$T/verify.log" | grep -q .; then
+		cat "$T/verify.log"
+		fail "systemd-analyze verify complains"
+	fi
+fi
+ok "systemd image: dkms-agent-check.service wanted by initrd.target instead of the runtime hook"
 
 # --- 3. the runtime hook under busybox ash ----------------------------------
 [ -n "$BUSYBOX" ] || skip "busybox not installed: runtime hook not run"

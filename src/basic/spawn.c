@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
@@ -49,6 +50,22 @@ static void child_setup(const struct spawn_opts *o_in, int capture_fd, pid_t par
 		setpgid(0, 0);
 }
 
+/* execvp, then the system directories for administrator tools: depmod,
+ * update-initramfs and friends live in sbin, which callers such as
+ * mkinitcpio (PATH=/usr/bin:/bin) or a user's shell may leave off PATH. */
+static void exec_program(char *const *argv)
+{
+	execvp(argv[0], argv);
+	if (errno != ENOENT || strchr(argv[0], '/'))
+		return;
+	static const char *const dirs[] = { "/usr/local/sbin/", "/usr/sbin/", "/sbin/" };
+	for (size_t k = 0; k < ELEMENTSOF(dirs); k++) {
+		char p[PATH_MAX];
+		if ((size_t)snprintf(p, sizeof(p), "%s%s", dirs[k], argv[0]) < sizeof(p))
+			execv(p, argv);
+	}
+}
+
 int spawn_start(char *const *argv, const struct spawn_opts *opts, pid_t *ret_pid)
 {
 	const struct spawn_opts *o = opts ? opts : &default_opts;
@@ -61,7 +78,7 @@ int spawn_start(char *const *argv, const struct spawn_opts *opts, pid_t *ret_pid
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_DFL);
 		child_setup(o, -1, parent);
-		execvp(argv[0], argv);
+		exec_program(argv);
 		_exit(127);
 	}
 	*ret_pid = pid;
@@ -130,7 +147,7 @@ int spawn_capture(char *const *argv, const struct spawn_opts *opts, char **ret)
 	}
 	if (pid == 0) {
 		child_setup(o, p[1], parent);
-		execvp(argv[0], argv);
+		exec_program(argv);
 		_exit(127);
 	}
 	close(p[1]);
