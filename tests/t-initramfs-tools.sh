@@ -5,8 +5,8 @@
 # mount namespace: /lib/modules/K, /etc and /usr/src are overlays, /boot and
 # /var/lib/dkms are tmpfs, /usr/share/initramfs-tools is a copy with our hook
 # added; nothing of the host is written.
-#  1. update-initramfs -c: the hook puts the early module (early_modules=)
-#     and dkms-agent into the image;
+#  1. update-initramfs -c: the hook puts the early module (its dkms.conf
+#     says REMAKE_INITRD=yes) and dkms-agent into the image;
 #  2. `initramfs regenerate K --require M` checks the new image for M;
 #  3. without our hook the new image lacks M: regenerate exits non-zero,
 #     says so, and the old image stays;
@@ -45,8 +45,10 @@ mount --bind "\$T/itools" /usr/share/initramfs-tools
 # A small image: only the listed modules, plus what hooks add.
 sed -i 's/^MODULES=.*/MODULES=list/' /etc/initramfs-tools/initramfs.conf
 : >/etc/initramfs-tools/modules
-printf 'early_modules=hello\ninitramfs=regenerate\n' >/etc/dkms-agent.conf
+printf 'initramfs=regenerate\n' >/etc/dkms-agent.conf
+# Early by its dkms.conf (early_modules= is t-dracut-module's case).
 cp -r "$FIXTURES/hello" /usr/src/hello-1.0
+echo 'REMAKE_INITRD="yes"' >>/usr/src/hello-1.0/dkms.conf
 "$DKMS_AGENT" add -m hello -v 1.0 >/dev/null
 "$DKMS_AGENT" install -m hello -v 1.0 -k "\$K" >"\$T/install.log" 2>&1
 "$DKMS_AGENT" early-modules -k "\$K" >"\$T/early.list"

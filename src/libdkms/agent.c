@@ -46,7 +46,7 @@ char *agent_initramfs_path(const char *kver, const char *file)
 bool agent_file_is_early(const struct dk_ctx *ctx, const struct agent_mod *m, const char *file,
 			 const char *rootfs_type)
 {
-	if (strv_contains(ctx->early_modules, m->name))
+	if (m->remake_initrd || strv_contains(ctx->early_modules, m->name))
 		return true;
 	_cleanup_free_ char *name = agent_module_name(file);
 	return strv_contains(ctx->early_modules, name) || streq_ptr(name, rootfs_type);
@@ -113,6 +113,7 @@ static void scan_one(const struct dk_ctx *ctx, const struct dk_tree *t, struct a
 		return;
 	}
 	m->autoinstall = pkg->autoinstall;
+	m->remake_initrd = pkg->remake_initrd;
 	for (size_t i = 0; i < pkg->n_modules; i++)
 		strv_push(&m->dest_names, pkg->modules[i].dest_name);
 	if (m->state == AGENT_INSTALLED || m->state == AGENT_STALE) {

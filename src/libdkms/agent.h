@@ -22,6 +22,7 @@ struct agent_mod {
 	enum agent_mod_state state;
 	bool autoinstall;
 	bool failure_is_current; /* failed, and neither source nor kernel changed since */
+	bool remake_initrd;	 /* dkms.conf: REMAKE_INITRD=yes (not known in a quick scan) */
 	char *detail;		 /* log path, exclusion reason, error */
 	char **files;		 /* installed module files (host paths) */
 	char **dest_names;
@@ -40,8 +41,9 @@ char *agent_module_name(const char *file);
 /* Where an installed DKMS module file lives inside kver's initramfs. */
 char *agent_initramfs_path(const char *kver, const char *file);
 /* Whether a module file of m belongs in early boot (the initramfs): its
- * package or module is listed in early_modules=, or it is the driver of the
- * root filesystem (rootfs_type may be NULL). One rule for boot, check and
+ * package or module is listed in early_modules=, its dkms.conf says
+ * REMAKE_INITRD=yes (full scans only), or it is the driver of the root
+ * filesystem (rootfs_type may be NULL). One rule for boot, check and
  * the initramfs hooks. */
 bool agent_file_is_early(const struct dk_ctx *ctx, const struct agent_mod *m, const char *file,
 			 const char *rootfs_type);

@@ -356,7 +356,8 @@ int cmd_early_modules(struct dk_ctx *ctx, int argc, char **argv)
 	rootfs_probe(ctx->root, ctx->root_device, &rfs);
 	struct agent_mod *mods = NULL;
 	size_t n = 0;
-	agent_scan(ctx, kver, arch, true, &mods, &n);
+	/* A full scan: dkms.conf's REMAKE_INITRD counts too. */
+	agent_scan(ctx, kver, arch, false, &mods, &n);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t f = 0;
 		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++)
