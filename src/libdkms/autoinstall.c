@@ -4,6 +4,7 @@
 #include "log.h"
 #include "module.h"
 #include "ops.h"
+#include "register.h"
 #include "tree.h"
 
 /* Queues the newest added version of every AUTOINSTALL module not yet
@@ -17,15 +18,24 @@ static int autoinstall_collect(struct dk_ctx *ctx, const struct dk_tree *t, char
 		tree_list_versions(t, mods[i], &vs);
 		strv_sort(vs, version_cmp);
 		const char *newest = NULL;
-		bool installed = false;
+		bool installed = false, broken = false;
 		for (size_t j = 0; vs && vs[j]; j++) {
+			if (!startswith(vs[j], "kernel-") && !streq(vs[j], "original_module") &&
+			    register_is_broken(ctx, mods[i], vs[j])) {
+				/* dkms 3.1+ leaves a module with a broken version alone. */
+				log_error(
+					"%s/%s is broken! Missing the source directory or the symbolic link pointing to it.\nManual intervention is required!",
+					mods[i], vs[j]);
+				broken = true;
+				break;
+			}
 			if (!tree_is_added(t, mods[i], vs[j]))
 				continue;
 			if (tree_is_installed(t, mods[i], vs[j], kver, arch))
 				installed = true;
 			newest = vs[j];
 		}
-		if (!newest || (installed && !ctx->force))
+		if (broken || !newest || (installed && !ctx->force))
 			continue;
 		_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 		_cleanup_free_ char *err = NULL;

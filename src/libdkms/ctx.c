@@ -42,6 +42,12 @@ void ctx_done(struct dk_ctx *ctx)
 	free(ctx->post_transaction);
 	free(ctx->root_device);
 	strv_free(ctx->early_modules);
+	free(ctx->conf_path);
+	free(ctx->kernel_config);
+	strv_free(ctx->directives);
+	free(ctx->archive);
+	free(ctx->template_kernel);
+	free(ctx->source_dir_arg);
 	*ctx = (struct dk_ctx){ 0 };
 }
 
@@ -104,6 +110,42 @@ char *ctx_kernel_source_dir(const struct dk_ctx *ctx, const char *kver)
 	}
 	free(s);
 	return p;
+}
+
+char *ctx_kernel_config(const struct dk_ctx *ctx, const char *kver)
+{
+	if (ctx->kernel_config)
+		return xstrdup(ctx->kernel_config);
+	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
+	return path_join(ksrc, ".config");
+}
+
+void ctx_emit(const struct dk_ctx *ctx, const struct dk_event *ev)
+{
+	if (ctx->progress)
+		ctx->progress(ctx->progress_userdata, ev);
+}
+
+void ctx_phase(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
+	       const char *arch, enum dk_phase phase)
+{
+	struct dk_event ev = { .phase = phase, .m = m, .v = v, .kver = kver, .arch = arch };
+	ctx_emit(ctx, &ev);
+}
+
+const char *dk_phase_name(enum dk_phase p)
+{
+	static const char *const names[DK_PHASE__MAX] = {
+		[DK_PHASE_QUEUED] = "queued",	    [DK_PHASE_PREPARE] = "prepare",
+		[DK_PHASE_PRE_BUILD] = "PRE_BUILD", [DK_PHASE_MAKE] = "make",
+		[DK_PHASE_SIGN] = "sign",	    [DK_PHASE_POST_BUILD] = "POST_BUILD",
+		[DK_PHASE_BUILT] = "built",	    [DK_PHASE_INSTALL] = "install",
+		[DK_PHASE_DEPMOD] = "depmod",	    [DK_PHASE_INITRAMFS] = "initramfs",
+		[DK_PHASE_INSTALLED] = "installed", [DK_PHASE_SKIPPED] = "skipped",
+		[DK_PHASE_FAILED] = "failed",	    [DK_PHASE_OUTPUT] = "output",
+		[DK_PHASE_TICK] = "tick",
+	};
+	return p < DK_PHASE__MAX && names[p] ? names[p] : "?";
 }
 
 static bool parse_bool(const char *v)

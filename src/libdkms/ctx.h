@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include "event.h"
 #include "util.h"
 
 struct dk_ctx {
@@ -30,6 +31,16 @@ struct dk_ctx {
 	char *post_transaction;
 	char *root_device;	    /* check: probe this device/image as the root fs */
 	bool skip_current_failures; /* autoinstall: skip failed builds whose inputs did not change */
+	/* dkms's command line, beyond the above */
+	char *conf_path;     /* -c: the dkms.conf to read instead of the module's own */
+	char *kernel_config; /* --config: the kernel .config (host path) instead of <ksrc>/.config */
+	char **directives;   /* --directive NAME=value, applied after dkms.conf and overrides */
+	char *archive;	     /* --archive or a tarball argument (mktarball/ldtarball) */
+	char *template_kernel; /* --templatekernel (match) */
+	char *source_dir_arg;  /* a DIR or DIR/dkms.conf argument: the source to add */
+	bool binaries_only, source_only, force_version_override, no_initrd;
+	void (*progress)(void *userdata, const struct dk_event *ev); /* job events, or NULL */
+	void *progress_userdata;
 };
 
 /* Fills defaults ($DKMS_ROOT, uname machine, CPU count). */
@@ -50,6 +61,14 @@ char *ctx_tree_path(const struct dk_ctx *ctx, const char *tree, ...);
 
 /* The arch for kernel kver: explicit -a, else the machine's. */
 const char *ctx_arch(const struct dk_ctx *ctx);
+/* The kernel .config for kver (host path): --config, else <ksrc>/.config. */
+char *ctx_kernel_config(const struct dk_ctx *ctx, const char *kver);
 /* The kernel build directory for kver (host path): --kernelsourcedir, else
  * <root><install_tree>/<kver>/build (or source). */
 char *ctx_kernel_source_dir(const struct dk_ctx *ctx, const char *kver);
+
+/* Passes ev to ctx->progress when one is set. */
+void ctx_emit(const struct dk_ctx *ctx, const struct dk_event *ev);
+/* Emits a phase change of the job m/v/kver/arch. */
+void ctx_phase(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
+	       const char *arch, enum dk_phase phase);

@@ -54,11 +54,13 @@ static int check_version(const struct dk_ctx *ctx, const char *kver, const char 
 			 const char *name, const char *dest_dir, char **ret_error)
 {
 	_cleanup_free_ char *moddir = ctx_install_path(ctx, kver);
-	_cleanup_free_ char *theirs_path = NULL;
-	if (kmod_lookup_path(moddir, name, &theirs_path) < 0)
+	/* What is where this module goes (another version of it, even before
+	 * depmod ran), else what the kernel's index finds. */
+	_cleanup_free_ char *theirs_path = tree_find_module_file(dest_dir, name);
+	if (!theirs_path && kmod_lookup_path(moddir, name, &theirs_path) < 0)
 		return 0;
-	if (strncmp(theirs_path, dest_dir, strlen(dest_dir)) == 0)
-		return 0; /* ours, from an earlier install */
+	if (files_equal(theirs_path, ours))
+		return 0; /* this very module, from an earlier install */
 	_cleanup_free_ char *theirs_v = NULL, *ours_v = NULL;
 	if (kmod_file_info(theirs_path, "version", &theirs_v) < 0 ||
 	    kmod_file_info(ours, "version", &ours_v) < 0)
@@ -88,7 +90,7 @@ int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char
 		_cleanup_free_ char *dir = ctx_install_path(ctx, kver, loc);
 		const char *suffix = strstr(path_basename(src), ".ko");
 		strv_consume(&dsts, xasprintf("%s/%s%s", dir, pkg->modules[i].dest_name, suffix));
-		if (!ctx->force) {
+		if (!ctx->force && !ctx->force_version_override) {
 			int r = check_version(ctx, kver, src, pkg->modules[i].dest_name, dir,
 					      ret_error);
 			if (r < 0)

@@ -36,6 +36,13 @@ char *kbuild_failed_log(const struct dk_ctx *ctx, const char *m, const char *v, 
 	return ctx_dkms_path(ctx, m, v, ".failed", n);
 }
 
+char *kbuild_log_path(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
+		      const char *arch)
+{
+	_cleanup_free_ char *n = xasprintf(".make-%s-%s.log", kver, arch);
+	return ctx_dkms_path(ctx, m, v, n);
+}
+
 static time_t mtime_of(const char *p)
 {
 	struct stat st;
@@ -279,7 +286,7 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 		    struct kbuild_result *res)
 {
 	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
-	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
+	_cleanup_free_ char *kconfig = ctx_kernel_config(ctx, kver);
 	_cleanup_free_ char *src =
 		path_join(ctx->root, ctx->dkms_tree, pkg->name, pkg->version, "source");
 	_cleanup_close_ int log_fd = open_log(log, pkg, kver, arch);
@@ -303,6 +310,7 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 	struct build_user user;
 	const struct build_user *u = build_user_find(ctx, &user) ? &user : NULL;
 
+	ctx_phase(ctx, pkg->name, pkg->version, kver, arch, DK_PHASE_PREPARE);
 	int r = copy_tree(src, builddir, log_fd);
 	if (r < 0)
 		return fail(res, DK_EXIT_BUILD_FAILED, r,
@@ -317,6 +325,8 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 	r = apply_patches(u, pkg, builddir, log_fd, res);
 	if (r < 0)
 		return r;
+	if (!isempty(pkg->pre_build))
+		ctx_phase(ctx, pkg->name, pkg->version, kver, arch, DK_PHASE_PRE_BUILD);
 	_cleanup_strv_free_ char **env = script_env(kconfig, true);
 	r = run_script(u, builddir, pkg->pre_build, "pre_build", env, log_fd, res);
 	if (r < 0)
@@ -334,6 +344,7 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 	}
 	_cleanup_free_ char *cmd = make_command(ctx, pkg, kver, ksrc, kconfig, builddir);
 	dprintf(log_fd, "Building with: %s\n", cmd);
+	ctx_phase(ctx, pkg->name, pkg->version, kver, arch, DK_PHASE_MAKE);
 	_cleanup_strv_free_ char **argv = script_shell_argv(&vars, cmd);
 	r = run_as(u, argv, builddir, log_fd, env);
 	if (r != 0)
@@ -346,9 +357,12 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 	if (mkdir_p(moddir, 0755) < 0 || mkdir_p(logdir, 0755) < 0)
 		return fail(res, DK_EXIT_BUILD_FAILED, -errno,
 			    xasprintf("Cannot create %s", staging));
+	ctx_phase(ctx, pkg->name, pkg->version, kver, arch, DK_PHASE_SIGN);
 	r = collect_modules(ctx, pkg, kver, builddir, staging, kconfig, log_fd, res);
 	if (r < 0)
 		return r;
+	if (!isempty(pkg->post_build))
+		ctx_phase(ctx, pkg->name, pkg->version, kver, arch, DK_PHASE_POST_BUILD);
 	r = run_script(u, builddir, pkg->post_build, "post_build", env, log_fd, res);
 	if (r < 0)
 		return r;
@@ -384,8 +398,7 @@ int kbuild_run(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *k
 	_cleanup_free_ char *staging = ctx_dkms_path(ctx, pkg->name, pkg->version, sname);
 	_cleanup_free_ char *faildir = ctx_dkms_path(ctx, pkg->name, pkg->version, ".failed");
 	_cleanup_free_ char *faillog = kbuild_failed_log(ctx, pkg->name, pkg->version, kver, arch);
-	_cleanup_free_ char *lname = xasprintf(".make-%s.log", tag);
-	_cleanup_free_ char *log = ctx_dkms_path(ctx, pkg->name, pkg->version, lname);
+	_cleanup_free_ char *log = kbuild_log_path(ctx, pkg->name, pkg->version, kver, arch);
 
 	if (path_exists(base))
 		return fail(res, DK_EXIT_ALREADY_BUILT, -EEXIST,

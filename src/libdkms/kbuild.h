@@ -21,6 +21,9 @@ int kbuild_run(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *k
 	       const char *arch, struct kbuild_result *res);
 void kbuild_result_done(struct kbuild_result *res);
 
+/* Host path of the log a build writes while it runs. */
+char *kbuild_log_path(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
+		      const char *arch);
 /* Host path where a failed build's log is kept, and its stamp. */
 char *kbuild_failed_log(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
 			const char *arch);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "module.h"
 #include "trust.h"
@@ -57,6 +58,26 @@ static int check_trust(const struct dk_ctx *ctx, const char *m, const char *v, c
 		return 0; /* unreadable: pkg_load says why */
 	strv_push(&trusted, real);
 	return 0;
+/* A temporary file of NAME='value' lines, or NULL. */
+static char *directives_file(char **directives)
+{
+	char *path = xstrdup("/tmp/dkms-directives.XXXXXX");
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		free(path);
+		return NULL;
+	}
+	for (size_t i = 0; directives[i]; i++) {
+		const char *eq = strchr(directives[i], '=');
+		if (!eq || eq == directives[i])
+			continue;
+		dprintf(fd, "%.*s='", (int)(eq - directives[i]), directives[i]);
+		for (const char *c = eq + 1; *c; c++)
+			dprintf(fd, *c == '\'' ? "'\\''" : "%c", *c);
+		dprintf(fd, "'\n");
+	}
+	close(fd);
+	return path;
 }
 
 int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const char *conf_path,
@@ -93,7 +114,16 @@ int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const ch
 		},
 		.etc_dkms = etc,
 	};
+	/* --directive NAME=value: an assignment sourced after everything else. */
+	_cleanup_free_ char *directives = NULL;
+	if (ctx->directives) {
+		directives = directives_file(ctx->directives);
+		env.extra_conf = directives;
+		env.conf.cache_dir = NULL;
+	}
 	int r = pkg_load(conf, &env, ret, ret_error);
+	if (directives)
+		unlink(directives);
 	if (r < 0 && ret_error && !*ret_error)
 		*ret_error = xasprintf("%s: %s", conf, strerror(-r));
 	return r;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
@@ -49,6 +50,57 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Reports a phase of job j: through ctx->progress when the command layer
+ * set one, else as a log line (the agent's journal). */
+static void job_emit(const struct dk_ctx *ctx, const struct dk_job *j, enum dk_phase phase)
+{
+	struct dk_event ev = { .phase = phase,
+			       .m = j->m,
+			       .v = j->v,
+			       .kver = j->kver,
+			       .arch = j->arch,
+			       .message = j->message,
+			       .log_path = j->log_path,
+			       .code = j->code,
+			       .seconds = j->seconds };
+	if (ctx->progress) {
+		ctx->progress(ctx->progress_userdata, &ev);
+		return;
+	}
+	switch (phase) {
+	case DK_PHASE_QUEUED:
+		log_info("Building %s/%s for %s (%s)...", j->m, j->v, j->kver, j->arch);
+		break;
+	case DK_PHASE_BUILT:
+		log_info("Built %s/%s for %s (%s) in %.1f s", j->m, j->v, j->kver, j->arch,
+			 j->seconds);
+		break;
+	case DK_PHASE_INSTALLED:
+		log_info("Installed %s/%s for %s (%s)", j->m, j->v, j->kver, j->arch);
+		break;
+	case DK_PHASE_SKIPPED:
+		log_info("%s/%s is not built for %s (%s): %s", j->m, j->v, j->kver, j->arch,
+			 strempty(j->message));
+		break;
+	case DK_PHASE_FAILED:
+		log_error("%s/%s for %s (%s): %s%s%s", j->m, j->v, j->kver, j->arch,
+			  strempty(j->message), j->log_path ? "\nConsult " : "",
+			  j->log_path ? j->log_path : "");
+		break;
+	default: break;
+	}
+}
+
+static void kernel_emit(const struct dk_ctx *ctx, const char *kver, enum dk_phase phase)
+{
+	if (ctx->progress) {
+		ctx_phase(ctx, "", "", kver, "", phase);
+		return;
+	}
+	if (phase == DK_PHASE_DEPMOD)
+		log_info("Running depmod for %s", kver);
+}
+
 static void job_finish(struct dk_job *j, int code, char *message)
 {
 	j->state = J_DONE;
@@ -75,6 +127,16 @@ static void job_prepare(const struct dk_ctx *ctx, struct dk_job *j, unsigned fla
 	}
 	_cleanup_free_ char *base = ctx_dkms_path(ctx, j->m, j->v, j->kver, j->arch);
 	if (path_is_dir(base)) {
+		if (!(flags & OPS_REBUILD) && !ops_is_built(ctx, j->pkg, j->kver, j->arch)) {
+			/* dkms will not build over a partial result either. */
+			job_finish(
+				j, DK_EXIT_ALREADY_BUILT,
+				xasprintf(
+					"This module/version has already been built on: %s\n"
+					"Directory %s already exists, but some built modules are missing. Use the dkms remove function before trying to build again.",
+					j->kver, base));
+			return;
+		}
 		if (!(flags & OPS_REBUILD)) {
 			j->state = J_DONE; /* built already: maybe install */
 			return;
@@ -86,6 +148,16 @@ static void job_prepare(const struct dk_ctx *ctx, struct dk_job *j, unsigned fla
 		free(t.dir);
 		kbuild_unbuild(ctx, j->m, j->v, j->kver, j->arch);
 	}
+	/* A binaries-only stub (dkms.conf alone) cannot be built. */
+	_cleanup_free_ char *src = ctx_dkms_path(ctx, j->m, j->v, "source");
+	_cleanup_strv_free_ char **files = NULL;
+	dir_list(src, &files);
+	if (strv_length(files) < 2)
+		job_finish(
+			j, DK_EXIT_BAD_CONF,
+			xasprintf(
+				"The directory %s does not appear to have module source located within it.\nBuild halted.",
+				src));
 }
 
 /* Signing keys are made once, before builds run in parallel. */
@@ -220,13 +292,26 @@ struct child {
 	int fd;
 	struct dk_job *job;
 	double start;
+	char *buf; /* what the child sent so far */
+	size_t len, parsed;
+	int log_fd; /* --verbose: the build log, read as it grows */
 };
 
+/* In the build child: phases go up the pipe as "P <n>" lines. */
+static void child_progress(void *userdata, const struct dk_event *ev)
+{
+	dprintf(*(int *)userdata, "P %d\n", (int)ev->phase);
+}
+
+/* The child's last record: "R <code>\n<log>\n<message>" up to EOF. */
 static void child_main(const struct dk_ctx *ctx, struct dk_job *j, int fd)
 {
 	struct kbuild_result res;
-	kbuild_run(ctx, j->pkg, j->kver, j->arch, &res);
-	dprintf(fd, "%d\n%s\n%s", res.code, strempty(res.log_path), strempty(res.message));
+	struct dk_ctx c = *ctx;
+	c.progress = child_progress;
+	c.progress_userdata = &fd;
+	kbuild_run(&c, j->pkg, j->kver, j->arch, &res);
+	dprintf(fd, "R %d\n%s\n%s", res.code, strempty(res.log_path), strempty(res.message));
 	_exit(0);
 }
 
@@ -235,8 +320,9 @@ static int start_child(const struct dk_ctx *ctx, struct dk_job *j, struct child 
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	log_info("Building %s/%s for %s (%s)...", j->m, j->v, j->kver, j->arch);
+	job_emit(ctx, j, DK_PHASE_QUEUED);
 	fflush(stdout);
+	fflush(stderr);
 	pid_t pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -247,25 +333,85 @@ static int start_child(const struct dk_ctx *ctx, struct dk_job *j, struct child 
 		child_main(ctx, j, p[1]);
 	}
 	close(p[1]);
-	*c = (struct child){ .pid = pid, .fd = p[0], .job = j, .start = now() };
+	*c = (struct child){ .pid = pid, .fd = p[0], .job = j, .start = now(), .log_fd = -1 };
 	j->state = J_RUNNING;
 	return 0;
 }
 
-static void reap_child(struct child *c)
+/* Emits the phase lines the child sent since the last call. */
+static void child_parse(const struct dk_ctx *ctx, struct child *c)
 {
-	char buf[8192];
-	size_t len = 0;
+	for (;;) {
+		char *line = c->buf + c->parsed;
+		char *nl = memchr(line, '\n', c->len - c->parsed);
+		if (!nl || line[0] != 'P')
+			return;
+		c->parsed += nl - line + 1;
+		c->job->seconds = now() - c->start;
+		job_emit(ctx, c->job, (enum dk_phase)atoi(line + 2));
+	}
+}
+
+/* --verbose: passes on what the build wrote to its log since last time. */
+static void child_stream(const struct dk_ctx *ctx, struct child *c)
+{
+	if (!ctx->verbose || !ctx->progress)
+		return;
+	if (c->log_fd < 0) {
+		_cleanup_free_ char *p =
+			kbuild_log_path(ctx, c->job->m, c->job->v, c->job->kver, c->job->arch);
+		c->log_fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (c->log_fd < 0)
+			return;
+	}
+	char buf[4096];
 	ssize_t k;
-	while (len < sizeof(buf) - 1 && (k = read(c->fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += k;
-	buf[len] = 0;
+	while ((k = read(c->log_fd, buf, sizeof(buf) - 1)) > 0) {
+		buf[k] = 0;
+		struct dk_event ev = { .phase = DK_PHASE_OUTPUT,
+				       .m = c->job->m,
+				       .v = c->job->v,
+				       .kver = c->job->kver,
+				       .arch = c->job->arch,
+				       .text = buf };
+		ctx->progress(ctx->progress_userdata, &ev);
+	}
+}
+
+/* Reads what is there; returns false at EOF. */
+static bool child_read(const struct dk_ctx *ctx, struct child *c)
+{
+	char tmp[4096];
+	ssize_t k = read(c->fd, tmp, sizeof(tmp));
+	if (k < 0 && errno == EINTR)
+		return true;
+	if (k <= 0)
+		return false;
+	c->buf = xrealloc(c->buf, c->len + k + 1);
+	memcpy(c->buf + c->len, tmp, k);
+	c->len += k;
+	c->buf[c->len] = 0;
+	child_parse(ctx, c);
+	return true;
+}
+
+/* The child closed its pipe: collect its result. */
+static void reap_child(const struct dk_ctx *ctx, struct child *c)
+{
+	while (child_read(ctx, c))
+		;
+	child_stream(ctx, c);
 	close(c->fd);
+	if (c->log_fd >= 0)
+		close(c->log_fd);
 	int status;
 	waitpid(c->pid, &status, 0);
 	struct dk_job *j = c->job;
 	j->seconds = now() - c->start;
-	char *nl1 = strchr(buf, '\n'), *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
+	_cleanup_free_ char *buf = c->buf;
+	char *rec = buf ? buf + c->parsed : NULL;
+	char *nl1 = rec && rec[0] == 'R' ? strchr(rec, '\n') : NULL;
+	char *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
 	if (!nl1 || !nl2 || !WIFEXITED(status)) {
 		job_finish(j, DK_EXIT_BUILD_FAILED, xstrdup("The build process died"));
 		return;
@@ -273,11 +419,45 @@ static void reap_child(struct child *c)
 	*nl1 = *nl2 = 0;
 	free(j->log_path);
 	j->log_path = *(nl1 + 1) ? xstrdup(nl1 + 1) : NULL;
-	job_finish(j, atoi(buf), *(nl2 + 1) ? xstrdup(nl2 + 1) : NULL);
+	job_finish(j, atoi(rec + 2), *(nl2 + 1) ? xstrdup(nl2 + 1) : NULL);
 	j->built = j->code == 0;
 	if (j->code == 0)
-		log_info("Built %s/%s for %s (%s) in %.1f s", j->m, j->v, j->kver, j->arch,
-			 j->seconds);
+		job_emit(ctx, j, DK_PHASE_BUILT);
+}
+
+/* Waits for output of any child (at most a second, so that the command
+ * layer can redraw and keep its heartbeat); reaps those that finished.
+ * Returns how many finished. */
+static size_t wait_children(const struct dk_ctx *ctx, struct child *kids, size_t max)
+{
+	struct pollfd pfd[max];
+	size_t idx[max], n = 0, done = 0;
+	for (size_t s = 0; s < max; s++)
+		if (kids[s].job) {
+			pfd[n] = (struct pollfd){ .fd = kids[s].fd, .events = POLLIN };
+			idx[n++] = s;
+		}
+	int r = poll(pfd, n, ctx->progress ? 1000 : -1);
+	for (size_t i = 0; i < n; i++)
+		child_stream(ctx, &kids[idx[i]]);
+	if (r == 0) {
+		struct dk_event ev = {
+			.phase = DK_PHASE_TICK, .m = "", .v = "", .kver = "", .arch = ""
+		};
+		ctx_emit(ctx, &ev);
+		return 0;
+	}
+	for (size_t i = 0; r > 0 && i < n; i++) {
+		if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		struct child *c = &kids[idx[i]];
+		if (child_read(ctx, c))
+			continue;
+		reap_child(ctx, c);
+		*c = (struct child){ 0 };
+		done++;
+	}
+	return done;
 }
 
 static void build_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
@@ -316,16 +496,7 @@ static void build_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 				continue;
 			break;
 		}
-		/* Wait for any child, then collect it. */
-		siginfo_t si = { 0 };
-		pid_t pid = waitid(P_ALL, 0, &si, WEXITED | WNOWAIT) < 0 ? -1 : si.si_pid;
-		for (size_t s = 0; s < max; s++)
-			if (kids[s].job && (pid < 0 || kids[s].pid == pid)) {
-				reap_child(&kids[s]);
-				kids[s] = (struct child){ 0 };
-				running--;
-				break;
-			}
+		running -= wait_children(ctx, kids, max);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (jobs[i].state == J_PENDING)
@@ -486,6 +657,7 @@ static void install_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 		if (j->code != 0 || !j->pkg || !install_allowed(ctx, j))
 			continue;
 		char *err = NULL;
+		job_emit(ctx, j, DK_PHASE_INSTALL);
 		int r = install_files(ctx, j->pkg, j->kver, j->arch, &err);
 		if (r < 0) {
 			job_finish(j, r == -EEXIST ? DK_EXIT_INSTALL_ABORTED : DK_EXIT_BUILD_FAILED,
@@ -499,7 +671,7 @@ static void install_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 			strv_push(&kernels, j->kver);
 	}
 	for (size_t k = 0; !ctx->no_depmod && kernels && kernels[k]; k++) {
-		log_info("Running depmod for %s", kernels[k]);
+		kernel_emit(ctx, kernels[k], DK_PHASE_DEPMOD);
 		if (install_depmod(ctx, kernels[k]) != 0)
 			log_warning("depmod failed for %s", kernels[k]);
 	}
@@ -514,7 +686,7 @@ static void install_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 			continue;
 		}
 		j->installed = true;
-		log_info("Installed %s/%s for %s (%s)", j->m, j->v, j->kver, j->arch);
+		job_emit(ctx, j, DK_PHASE_INSTALLED);
 	}
 }
 
@@ -544,16 +716,28 @@ int ops_run(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned fl
 		if (j->code == 0)
 			continue;
 		if (j->code == DK_EXIT_EXCLUDED) {
-			log_info("%s/%s is not built for %s (%s): %s", j->m, j->v, j->kver, j->arch,
-				 strempty(j->message));
+			job_emit(ctx, j, DK_PHASE_SKIPPED);
 			continue;
 		}
 		failed++;
-		log_error("%s/%s for %s (%s): %s%s%s", j->m, j->v, j->kver, j->arch,
-			  strempty(j->message), j->log_path ? "\nConsult " : "",
-			  j->log_path ? j->log_path : "");
+		job_emit(ctx, j, DK_PHASE_FAILED);
 	}
 	return failed;
+}
+
+bool ops_is_built(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+		  const char *arch)
+{
+	_cleanup_free_ char *dir =
+		ctx_dkms_path(ctx, pkg->name, pkg->version, kver, arch, "module");
+	if (!path_is_dir(dir))
+		return false;
+	for (size_t i = 0; i < pkg->n_modules; i++) {
+		_cleanup_free_ char *f = tree_find_module_file(dir, pkg->modules[i].dest_name);
+		if (!f)
+			return false;
+	}
+	return true;
 }
 
 char **ops_kernels(const struct dk_ctx *ctx)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Build and install jobs shared by the dkms verbs, kernel-install mode and
  * the boot agent: parallel builds honouring BUILD_DEPENDS, then installs,
- * then one depmod per kernel. Prints progress (command layer). */
+ * then one depmod per kernel. Reports progress through ctx->progress
+ * (event.h); prints nothing itself. */
 #pragma once
 
 #include "ctx.h"
@@ -39,6 +40,10 @@ void ops_jobs_free(struct dk_job *jobs, size_t n);
  * version since they were built (the .dep_<name> records) are rebuilt. */
 int ops_run(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned flags);
 
+/* m/v is built for kver/arch: its module directory holds every module
+ * dkms.conf names (dkms's "built"; a partial result is not). */
+bool ops_is_built(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+		  const char *arch);
 /* Kernels named by -k, or the running kernel. strv of "kver/arch". */
 char **ops_kernels(const struct dk_ctx *ctx);
 /* Kernels with a module directory under root that have headers or modules. */

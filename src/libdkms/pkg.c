@@ -358,6 +358,12 @@ int pkg_load(const char *conf_path, const struct dk_pkg_env *env, struct dk_pkg 
 					       conf_path, env->etc_dkms, strerror(-r));
 		return r;
 	}
+	struct dk_conf *over = NULL;
+	if (env->extra_conf && conf_read_over(env->extra_conf, &env->conf, c, &over) >= 0) {
+		over->used_bash |= c->used_bash;
+		conf_free(c);
+		c = over;
+	}
 	if (c->status != 0)
 		strv_consume(&errors, xasprintf("%s: Error! bash could not finish reading it "
 						"(exit status %d).",

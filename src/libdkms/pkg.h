@@ -53,6 +53,7 @@ struct dk_pkg_env {
 	const char *etc_dkms;	 /* host path of <root>/etc/dkms for overrides, or NULL */
 	bool lenient;		 /* dkms's read_conf, not read_conf_strict: duplicates allowed
 		       * (uninstall, unbuild, remove, status of a bad package) */
+	const char *extra_conf;	 /* sourced last, after the overrides (dkms --directive), or NULL */
 };
 
 /* Reads and validates conf_path for (kver, arch). Returns 0, or -EINVAL with

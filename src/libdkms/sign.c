@@ -50,8 +50,11 @@ int sign_prepare(const struct dk_ctx *ctx, const char *kver, const char *kconfig
 		 struct dk_signer *s, char **ret_note)
 {
 	*s = (struct dk_signer){ 0 };
+	/* dkms signs when the config names a hash (dkms build --config FILE
+	 * may give only that line). */
 	_cleanup_free_ char *sig = kconfig_get(kconfig, "CONFIG_MODULE_SIG");
-	if (!sig || !streq(sig, "y"))
+	_cleanup_free_ char *hash = kconfig_get(kconfig, "CONFIG_MODULE_SIG_HASH");
+	if ((!sig || !streq(sig, "y")) && !hash)
 		return 0;
 	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
 	s->sign_file = find_sign_file(ctx, kver, ksrc);
@@ -61,9 +64,7 @@ int sign_prepare(const struct dk_ctx *ctx, const char *kver, const char *kconfig
 					      kver);
 		return 0;
 	}
-	s->hash = kconfig_get(kconfig, "CONFIG_MODULE_SIG_HASH");
-	if (!s->hash)
-		s->hash = xstrdup("sha512");
+	s->hash = hash ? TAKE_PTR(hash) : xstrdup("sha512");
 	s->key = ctx->mok_key ? ctx_path(ctx, ctx->mok_key) : ctx_dkms_path(ctx, "mok.key");
 	s->cert = ctx->mok_cert ? ctx_path(ctx, ctx->mok_cert) : ctx_dkms_path(ctx, "mok.pub");
 	return 1;

@@ -1,164 +1,77 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+/* The dkms verbs add, build, install, unbuild, uninstall, remove and
+ * autoinstall: arguments checked as dkms checks them, the work done by the
+ * engine (register, ops, install, autoinstall), progress shown by progress.c. */
 #include <stdio.h>
-#include <sys/utsname.h>
 
+#include "autoinstall.h"
 #include "cmd-dkms.h"
 #include "install.h"
 #include "kbuild.h"
 #include "lock.h"
 #include "log.h"
 #include "module.h"
-#include "autoinstall.h"
 #include "ops.h"
-#include "script.h"
+#include "progress.h"
+#include "register.h"
 #include "spawn.h"
+#include "tarball.h"
 #include "tree.h"
-#include "validate.h"
 
-/* Module and version from "m/v" or -m/-v; with only -m, the single added version. */
-static int resolve_mv(struct dk_ctx *ctx, int argc, char **argv, bool need_version)
+static int fail(int code, const char *msg)
 {
-	if (argc > 0 && strchr(argv[0], '/') && argv[0][0] != '/' && argv[0][0] != '.') {
-		const char *s = strchr(argv[0], '/');
-		free(ctx->module);
-		free(ctx->version);
-		ctx->module = xstrndup(argv[0], s - argv[0]);
-		ctx->version = xstrdup(s + 1);
-	} else if (argc > 0 && !ctx->module) {
-		ctx->module = xstrdup(argv[0]);
-	}
-	if (!ctx->module) {
-		log_error(
-			"Invalid number of arguments passed. Name a module as MODULE/VERSION or with -m MODULE -v VERSION.");
-		return 1;
-	}
-	_cleanup_free_ char *bad = NULL;
-	if (validate_args(ctx->module, ctx->version, NULL, NULL, &bad) < 0) {
-		log_error("%s", bad);
-		return 2;
-	}
-	if (ctx->version || !need_version)
+	log_error("%s", msg);
+	return code;
+}
+
+/* A DIR or DIR/dkms.conf argument: its source goes to the source tree and
+ * names the module and version (dkms does this only without -m/-v). */
+int dkms_take_source_arg(struct dk_ctx *ctx)
+{
+	if (!ctx->source_dir_arg || (ctx->module && ctx->version))
 		return 0;
-	struct dk_tree t;
-	module_tree(ctx, &t);
-	_cleanup_strv_free_ char **vs = NULL;
-	tree_list_versions(&t, ctx->module, &vs);
-	free(t.dir);
-	if (strv_length(vs) == 1) {
-		ctx->version = xstrdup(vs[0]);
-		return 0;
+	_cleanup_free_ char *err = NULL, *m = NULL, *v = NULL;
+	int r = register_copy_source(ctx, ctx->source_dir_arg, ctx->force, &m, &v, &err);
+	if (r)
+		return fail(r, err);
+	free(ctx->module);
+	free(ctx->version);
+	ctx->module = TAKE_PTR(m);
+	ctx->version = TAKE_PTR(v);
+	return 0;
+}
+
+/* dkms's check_module_args; with only -m, the single added version. */
+int dkms_need_module_version(struct dk_ctx *ctx, const char *verb)
+{
+	if (ctx->module && !ctx->version) {
+		struct dk_tree t;
+		module_tree(ctx, &t);
+		_cleanup_strv_free_ char **vs = NULL;
+		tree_list_versions(&t, ctx->module, &vs);
+		free(t.dir);
+		if (strv_length(vs) == 1)
+			ctx->version = xstrdup(vs[0]);
 	}
-	log_error("Invalid number of arguments passed: the version of %s is needed (-v VERSION).",
-		  ctx->module);
+	if (ctx->module && ctx->version)
+		return 0;
+	log_error("Arguments <module> and <module-version> are not specified.\n"
+		  "Usage: %s <module>/<module-version> or\n"
+		  "       %s -m <module>/<module-version> or\n"
+		  "       %s -m <module> -v <module-version>",
+		  verb, verb, verb);
 	return 1;
 }
 
-/* "../" up from <dkms_tree>/m/v to the root, then the source tree. */
-static char *relative_source(const struct dk_ctx *ctx, const char *name)
+int dkms_not_broken(struct dk_ctx *ctx)
 {
-	_cleanup_strv_free_ char **parts = strv_split(ctx->dkms_tree, "/");
-	size_t up = strv_length(parts) + 2;
-	char *r = xstrdup("");
-	for (size_t i = 0; i < up; i++) {
-		char *n = xasprintf("%s../", r);
-		free(r);
-		r = n;
-	}
-	char *full = xasprintf("%s%s/%s", r, ctx->source_tree + 1, name);
-	free(r);
-	return full;
-}
-
-static int add_one(struct dk_ctx *ctx, bool explicit)
-{
-	const char *m = ctx->module, *v = ctx->version;
-	struct dk_tree t;
-	module_tree(ctx, &t);
-	bool added = tree_is_added(&t, m, v);
-	free(t.dir);
-	if (added) {
-		if (explicit) {
-			log_error(
-				"DKMS tree already contains: %s/%s. You cannot add the same module/version combo more than once.",
-				m, v);
-			return 3;
-		}
+	if (!register_is_broken(ctx, ctx->module, ctx->version))
 		return 0;
-	}
-	_cleanup_free_ char *name = xasprintf("%s-%s", m, v);
-	_cleanup_free_ char *src = ctx_source_path(ctx, name);
-	_cleanup_free_ char *conf = path_join(src, "dkms.conf");
-	if (!path_is_dir(src))
-		return log_error("Could not find module source directory %s.", src), 2;
-	if (!path_is_reg(conf))
-		return log_error("Could not locate dkms.conf file: %s does not exist.", conf), 4;
-
-	struct utsname u;
-	uname(&u);
-	_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
-	_cleanup_free_ char *err = NULL;
-	int l = module_load(ctx, m, v, conf, u.release, ctx_arch(ctx), &pkg, &err);
-	if (l == -EPERM)
-		return log_error("%s", err), DK_EXIT_UNTRUSTED;
-	if (l < 0)
-		return log_error("Bad conf file: %s", err), DK_EXIT_BAD_CONF;
-
-	_cleanup_free_ char *vdir = ctx_dkms_path(ctx, m, v);
-	_cleanup_free_ char *link = path_join(vdir, "source");
-	int r = mkdir_p(vdir, 0755);
-	if (r < 0)
-		return log_error_errno(r, "Cannot create %s: %m", vdir), 1;
-	/* Relative, so the tree reads the same inside and outside --root. */
-	_cleanup_free_ char *target = relative_source(ctx, name);
-	r = symlink_atomic(target, link);
-	if (r < 0)
-		return log_error_errno(r, "Cannot create %s: %m", link), 1;
-	log_info("Creating symlink %s -> %s", link, target);
-	/* dkms add exits with POST_ADD's status (its last step). */
-	r = script_run_source(ctx, pkg, "post_add", pkg->post_add, NULL, -1);
-	return r < 0 ? 1 : r;
-}
-
-/* dkms add: m/v, -m/-v, or a source directory holding dkms.conf. */
-int cmd_add(struct dk_ctx *ctx, int argc, char **argv)
-{
-	if (argc > 0 && (argv[0][0] == '/' || argv[0][0] == '.')) {
-		_cleanup_free_ char *conf = path_join(argv[0], "dkms.conf");
-		struct utsname u;
-		uname(&u);
-		_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
-		_cleanup_free_ char *err = NULL;
-		if (!path_is_reg(conf))
-			return log_error("Could not locate dkms.conf file: %s does not exist.",
-					 conf),
-			       4;
-		int l = module_load(ctx, NULL, NULL, conf, u.release, ctx_arch(ctx), &pkg, &err);
-		if (l == -EPERM)
-			return log_error("%s", err), DK_EXIT_UNTRUSTED;
-		if (l < 0)
-			return log_error("Bad conf file: %s", err), DK_EXIT_BAD_CONF;
-		_cleanup_free_ char *name = xasprintf("%s-%s", pkg->name, pkg->version);
-		_cleanup_free_ char *dst = ctx_source_path(ctx, name);
-		if (!path_exists(dst)) {
-			char *cp[] = { "cp", "-a", "--", argv[0], dst, NULL };
-			if (spawn_wait(cp, NULL) != 0)
-				return log_error("Failed to copy %s to %s", argv[0], dst), 1;
-		}
-		ctx->module = xstrdup(pkg->name);
-		ctx->version = xstrdup(pkg->version);
-	} else {
-		int r = resolve_mv(ctx, argc, argv, false);
-		if (r)
-			return r;
-		if (!ctx->version)
-			return log_error(
-				       "Invalid number of arguments passed: -v VERSION is needed."),
-			       1;
-	}
-	_cleanup_close_ int lock = lock_tree(ctx, 0);
-	if (lock < 0)
-		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
-	return add_one(ctx, true);
+	log_error(
+		"%s/%s is broken!\nMissing the source directory or the symbolic link pointing to it.\n"
+		"Manual intervention is required!",
+		ctx->module, ctx->version);
+	return 4;
 }
 
 static int require_added(struct dk_ctx *ctx)
@@ -174,56 +87,142 @@ static int require_added(struct dk_ctx *ctx)
 	return 3;
 }
 
-/* build and install share this: add if needed, build, maybe install. */
-static int build_or_install(struct dk_ctx *ctx, int argc, char **argv, bool install)
+static int add_and_report(struct dk_ctx *ctx, bool explicit)
 {
-	int r = resolve_mv(ctx, argc, argv, true);
+	_cleanup_free_ char *err = NULL, *link = NULL;
+	int r = register_add(ctx, ctx->module, ctx->version, &link, &err);
+	if (r == 3 && !explicit)
+		return 0;
+	if (link) {
+		_cleanup_free_ char *src = path_join(ctx->source_tree, ctx->module);
+		printf("Creating symlink %s -> %s-%s\n", link, src, ctx->version);
+	}
 	if (r)
+		return fail(r, err);
+	return 0;
+}
+
+/* -k as given, else dkms's default kernel (said aloud when it is not the
+ * running one). */
+char **dkms_target_kernels(struct dk_ctx *ctx)
+{
+	if (ctx->kernels)
+		return ops_kernels(ctx);
+	_cleanup_free_ char *note = NULL;
+	char *k = register_default_kernel(ctx, &note);
+	if (note)
+		printf("%s\n", note);
+	char **l = NULL;
+	strv_consume(&l, k);
+	return l;
+}
+
+int cmd_add(struct dk_ctx *ctx, int argc, char **argv)
+{
+	if (!register_have_os_release(ctx))
+		return fail(4, "System is missing os-release file.");
+	if (ctx->archive && !ctx->module && !ctx->source_dir_arg)
+		return cmd_ldtarball(ctx, argc, argv);
+	int r = dkms_take_source_arg(ctx);
+	if (r)
+		return r;
+	if ((r = dkms_need_module_version(ctx, "add")))
 		return r;
 	_cleanup_close_ int lock = lock_tree(ctx, 0);
 	if (lock < 0)
 		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
-	r = add_one(ctx, false);
+	return add_and_report(ctx, true);
+}
+
+static void modprobe_installed(struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
+{
+	if (!ctx->modprobe_on_install || !isempty(ctx->root))
+		return;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; jobs[i].installed && j < jobs[i].pkg->n_modules; j++) {
+			char *argv[] = { "modprobe", "-b", "-q", jobs[i].pkg->modules[j].dest_name,
+					 NULL };
+			spawn_wait(argv, NULL);
+		}
+}
+
+/* build and install share this: add if needed, build, maybe install. */
+static int build_or_install(struct dk_ctx *ctx, bool install)
+{
+	const char *verb = install ? "install" : "build";
+	if (ctx->all)
+		return log_error("The action %s does not support the --all parameter.", verb), 5;
+	int r = dkms_take_source_arg(ctx);
 	if (r)
 		return r;
-	_cleanup_strv_free_ char **kernels = ops_kernels(ctx);
+	if ((r = dkms_need_module_version(ctx, verb)))
+		return r;
+	if ((r = dkms_not_broken(ctx)))
+		return r;
+	_cleanup_close_ int lock = lock_tree(ctx, 0);
+	if (lock < 0)
+		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
+	if ((r = add_and_report(ctx, false)))
+		return r;
+	_cleanup_strv_free_ char **kernels = dkms_target_kernels(ctx);
 	struct dk_job *jobs = NULL;
 	size_t n = 0;
 	struct dk_tree t;
 	module_tree(ctx, &t);
+	int code = 0;
 	for (size_t i = 0; kernels[i]; i++) {
 		_cleanup_free_ char *k = NULL, *a = NULL;
 		module_split_kernel(ctx, kernels[i], &k, &a);
-		_cleanup_free_ char *base = tree_path(&t, ctx->module, ctx->version, k, a);
-		bool done = install ? tree_is_installed(&t, ctx->module, ctx->version, k, a)
-				    : path_is_dir(base);
-		if (done && !ctx->force) {
-			log_info(
-				"Module %s/%s already %s %s (%s), skip. You may override by specifying --force.",
-				ctx->module, ctx->version,
-				install ? "installed on kernel" : "built for kernel", k, a);
+		_cleanup_free_ char *moddir = ctx_install_path(ctx, k);
+		if (install && !path_is_dir(moddir)) {
+			log_error(
+				"The directory %s doesn't exist.\nYou cannot install a module onto a non-existent kernel.",
+				moddir);
+			code = code ? code : 6;
 			continue;
+		}
+		_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
+		_cleanup_free_ char *err = NULL;
+		bool built = module_load(ctx, ctx->module, ctx->version, ctx->conf_path, k, a, &pkg,
+					 &err) >= 0 &&
+			     ops_is_built(ctx, pkg, k, a);
+		bool done =
+			install ? built && tree_is_installed(&t, ctx->module, ctx->version, k, a)
+				: built;
+		if (done && !ctx->force) {
+			printf("Module %s/%s already %s %s (%s), skip. You may override by specifying --force.\n",
+			       ctx->module, ctx->version,
+			       install ? "installed on kernel" : "built for kernel", k, a);
+			continue;
+		}
+		if (done && install) {
+			/* --force: out first, as dkms does, then in again. */
+			install_remove(ctx, pkg, k, a);
+			install_depmod(ctx, k);
 		}
 		ops_job_add(&jobs, &n, ctx->module, ctx->version, k, a);
 	}
 	free(t.dir);
+	progress_attach(ctx);
 	ops_run(ctx, jobs, n,
 		(install ? OPS_INSTALL : 0) | (ctx->force && !install ? OPS_REBUILD : 0));
-	int code = 0;
+	progress_done();
 	for (size_t i = 0; i < n && !code; i++)
 		code = jobs[i].code;
+	if (install)
+		modprobe_installed(ctx, jobs, n);
 	ops_jobs_free(jobs, n);
 	return code;
 }
 
 int cmd_build(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return build_or_install(ctx, argc, argv, false);
+	return build_or_install(ctx, false);
 }
 
 int cmd_install(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return build_or_install(ctx, argc, argv, true);
+	return build_or_install(ctx, true);
 }
 
 /* Uninstalls (and with unbuild, unbuilds) m/v for the given kernels. */
@@ -236,47 +235,41 @@ static int undo(struct dk_ctx *ctx, char **kernels, bool unbuild)
 	for (size_t i = 0; kernels && kernels[i]; i++) {
 		_cleanup_free_ char *k = NULL, *a = NULL;
 		module_split_kernel(ctx, kernels[i], &k, &a);
+		_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
+		_cleanup_free_ char *err = NULL;
+		int l = module_load(ctx, ctx->module, ctx->version, ctx->conf_path, k, a, &pkg,
+				    &err);
+		if (l < 0) {
+			log_error(l == -EPERM ? "%s" : "Bad conf file.\n%s", strempty(err));
+			code = module_load_exit_code(l);
+			continue;
+		}
 		if (tree_is_installed(&t, ctx->module, ctx->version, k, a)) {
-			_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
-			_cleanup_free_ char *err = NULL;
-			int l = module_load(ctx, ctx->module, ctx->version, NULL, k, a, &pkg, &err);
-			if (l < 0) {
-				log_error(l == -EPERM ? "%s" : "Bad conf file: %s", err);
-				code = module_load_exit_code(l);
-				continue;
-			}
-			log_info("Uninstalling %s/%s from %s (%s)", ctx->module, ctx->version, k,
-				 a);
+			printf("Module %s-%s for kernel %s (%s).\n"
+			       "Before uninstall, this module version was ACTIVE on this kernel.\n",
+			       ctx->module, ctx->version, k, a);
 			install_remove(ctx, pkg, k, a);
 			if (!strv_contains(depmod, k))
 				strv_push(&depmod, k);
 		} else {
 			/* Files an interrupted install or uninstall left behind. */
-			_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
-			_cleanup_free_ char *err = NULL;
-			if (module_load(ctx, ctx->module, ctx->version, NULL, k, a, &pkg, &err) >=
-				    0 &&
-			    install_remove_strays(ctx, pkg, k, a) > 0 && !strv_contains(depmod, k))
+			if (install_remove_strays(ctx, pkg, k, a) > 0 && !strv_contains(depmod, k))
 				strv_push(&depmod, k);
-			if (!unbuild)
-				log_info(
-					"Module %s/%s is not installed for kernel %s (%s). Skipping...",
-					ctx->module, ctx->version, k, a);
+			printf("Module %s %s is not installed for kernel %s (%s). Skipping...\n",
+			       ctx->module, ctx->version, k, a);
 		}
-		if (unbuild) {
-			_cleanup_free_ char *base = tree_path(&t, ctx->module, ctx->version, k, a);
-			if (!path_is_dir(base)) {
-				log_info(
-					"Module %s/%s is not built for kernel %s (%s). Skipping...",
-					ctx->module, ctx->version, k, a);
-				continue;
-			}
-			log_info("Unbuilding %s/%s for %s (%s)", ctx->module, ctx->version, k, a);
-			int r = kbuild_unbuild(ctx, ctx->module, ctx->version, k, a);
-			if (r < 0) {
-				log_error_errno(r, "Failed to remove %s: %m", base);
-				code = 1;
-			}
+		if (!unbuild)
+			continue;
+		_cleanup_free_ char *base = tree_path(&t, ctx->module, ctx->version, k, a);
+		if (!path_is_dir(base)) {
+			printf("Module %s %s is not built for kernel %s (%s). Skipping...\n",
+			       ctx->module, ctx->version, k, a);
+			continue;
+		}
+		int r = kbuild_unbuild(ctx, ctx->module, ctx->version, k, a);
+		if (r < 0) {
+			log_error_errno(r, "Failed to remove %s: %m", base);
+			code = 1;
 		}
 	}
 	for (size_t i = 0; !ctx->no_depmod && depmod && depmod[i]; i++)
@@ -296,16 +289,19 @@ static char **built_kernels(struct dk_ctx *ctx)
 	return l;
 }
 
-static int undo_verb(struct dk_ctx *ctx, int argc, char **argv, bool unbuild, bool remove)
+static int undo_verb(struct dk_ctx *ctx, const char *verb, bool unbuild, bool remove)
 {
-	int r = resolve_mv(ctx, argc, argv, true);
+	int r = dkms_need_module_version(ctx, verb);
 	if (r)
+		return r;
+	if ((r = dkms_not_broken(ctx)))
 		return r;
 	if ((r = require_added(ctx)))
 		return r;
 	_cleanup_close_ int lock = lock_tree(ctx, 0);
 	if (lock < 0)
 		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
+	/* remove without -k: every kernel (as dkms 3.1+); the others: the running one. */
 	bool all = ctx->all || (remove && !ctx->kernels);
 	_cleanup_strv_free_ char **kernels = all ? built_kernels(ctx) : ops_kernels(ctx);
 	r = undo(ctx, kernels, unbuild);
@@ -315,55 +311,74 @@ static int undo_verb(struct dk_ctx *ctx, int argc, char **argv, bool unbuild, bo
 	if (strv_length(left) > 0)
 		return 0;
 	/* Nothing built any more: unregister the version, as dkms does. */
-	_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
-	_cleanup_free_ char *err = NULL;
-	struct utsname u;
-	uname(&u);
-	module_load(ctx, ctx->module, ctx->version, NULL, u.release, ctx_arch(ctx), &pkg, &err);
-	log_info("Deleting module %s/%s completely from the DKMS tree.", ctx->module, ctx->version);
-	if (pkg)
-		script_run_source(ctx, pkg, "post_remove", pkg->post_remove, NULL, -1);
-	_cleanup_free_ char *vdir = ctx_dkms_path(ctx, ctx->module, ctx->version);
-	_cleanup_free_ char *trash = ctx_dkms_path(ctx, ctx->module, ".removing");
-	rm_rf(trash);
-	if (rename(vdir, trash) == 0)
-		rm_rf(trash);
-	_cleanup_free_ char *mdir = ctx_dkms_path(ctx, ctx->module);
-	_cleanup_strv_free_ char **rest = NULL;
-	dir_list(mdir, &rest);
-	bool empty = true;
-	for (size_t i = 0; rest && rest[i]; i++)
-		if (!startswith(rest[i], "kernel-"))
-			empty = false;
-	if (empty)
-		rm_rf(mdir);
+	printf("Deleting module %s-%s completely from the DKMS tree.\n", ctx->module, ctx->version);
+	register_delete(ctx, ctx->module, ctx->version);
 	return 0;
 }
 
 int cmd_unbuild(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return undo_verb(ctx, argc, argv, true, false);
+	return undo_verb(ctx, "unbuild", true, false);
 }
 
 int cmd_uninstall(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return undo_verb(ctx, argc, argv, false, false);
+	return undo_verb(ctx, "uninstall", false, false);
 }
 
 int cmd_remove(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return undo_verb(ctx, argc, argv, true, true);
+	return undo_verb(ctx, "remove", true, true);
+}
+
+/* Any added module at all (autoinstall has nothing to do otherwise). */
+static bool tree_has_modules(struct dk_ctx *ctx)
+{
+	struct dk_tree t;
+	module_tree(ctx, &t);
+	_cleanup_strv_free_ char **mods = NULL;
+	tree_list_modules(&t, &mods);
+	free(t.dir);
+	return strv_length(mods) > 0;
+}
+
+int dkms_autoinstall(struct dk_ctx *ctx, char **kernels)
+{
+	for (size_t i = 0; kernels && kernels[i]; i++) {
+		_cleanup_free_ char *k = NULL, *a = NULL, *hint = NULL;
+		module_split_kernel(ctx, kernels[i], &k, &a);
+		if (tree_has_modules(ctx) && !kbuild_have_headers(ctx, k, &hint)) {
+			_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, k);
+			log_error(
+				"Your kernel headers for kernel %s cannot be found at %s.\n"
+				"Please install the %s package or use the --kernelsourcedir option to tell DKMS where it's located.",
+				k, ksrc, hint);
+			return DK_EXIT_NO_HEADERS;
+		}
+	}
+	_cleanup_close_ int lock = lock_tree(ctx, 0);
+	if (lock < 0)
+		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
+	progress_attach(ctx);
+	int failed = autoinstall_kernels(ctx, kernels, NULL);
+	progress_done();
+	if (failed)
+		return log_error("One or more modules failed to install during autoinstall.\n"
+				 "Refer to previous errors for more information."),
+		       DK_EXIT_AUTOINSTALL_FAILED;
+	return 0;
 }
 
 int cmd_autoinstall(struct dk_ctx *ctx, int argc, char **argv)
 {
-	_cleanup_close_ int lock = lock_tree(ctx, 0);
-	if (lock < 0)
-		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
-	_cleanup_strv_free_ char **kernels =
-		ctx->all || (ctx->autoinstall_all_kernels && !ctx->kernels)
-			? ops_installed_kernels(ctx)
-			: ops_kernels(ctx);
-	int failed = autoinstall_kernels(ctx, kernels, NULL);
-	return failed ? DK_EXIT_AUTOINSTALL_FAILED : 0;
+	if (ctx->all)
+		return log_error("The action autoinstall does not support the --all parameter."), 5;
+	if (strv_length(ctx->kernels) > 1)
+		return log_error(
+			       "The action autoinstall does not support multiple kernel version parameters on the command line."),
+		       4;
+	_cleanup_strv_free_ char **kernels = ctx->autoinstall_all_kernels && !ctx->kernels
+						     ? ops_installed_kernels(ctx)
+						     : ops_kernels(ctx);
+	return dkms_autoinstall(ctx, kernels);
 }

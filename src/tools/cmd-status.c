@@ -8,6 +8,7 @@
 #include "install.h"
 #include "log.h"
 #include "module.h"
+#include "register.h"
 #include "tree.h"
 
 /* The suffixes dkms appends after built/installed. */
@@ -88,17 +89,24 @@ static void status_version(struct dk_ctx *ctx, const struct dk_tree *t, const ch
 		printf("%s/%s: added\n", m, v);
 }
 
+/* A version directory whose source is gone: dkms 3.1+ shows it as broken
+ * and leaves it alone (no silent re-creation). */
+static bool show_broken(struct dk_ctx *ctx, const char *m, const char *v)
+{
+	if (startswith(v, "kernel-") || streq(v, "original_module") ||
+	    !register_is_broken(ctx, m, v))
+		return false;
+	printf("%s/%s: broken\n", m, v);
+	fflush(stdout);
+	log_error(
+		"%s/%s: Missing the module source directory or the symbolic link pointing to it.\n"
+		"Manual intervention is required!",
+		m, v);
+	return true;
+}
+
 int cmd_status(struct dk_ctx *ctx, int argc, char **argv)
 {
-	if (argc > 0) {
-		const char *s = strchr(argv[0], '/');
-		free(ctx->module);
-		ctx->module = s ? xstrndup(argv[0], s - argv[0]) : xstrdup(argv[0]);
-		if (s) {
-			free(ctx->version);
-			ctx->version = xstrdup(s + 1);
-		}
-	}
 	struct dk_tree t;
 	module_tree(ctx, &t);
 	_cleanup_strv_free_ char **mods = NULL;
@@ -110,6 +118,8 @@ int cmd_status(struct dk_ctx *ctx, int argc, char **argv)
 		tree_list_versions(&t, mods[i], &vs);
 		for (size_t j = 0; vs && vs[j]; j++) {
 			if (ctx->version && !streq(ctx->version, vs[j]))
+				continue;
+			if (show_broken(ctx, mods[i], vs[j]))
 				continue;
 			if (!tree_is_added(&t, mods[i], vs[j]))
 				continue;
