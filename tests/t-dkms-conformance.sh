@@ -16,24 +16,23 @@ fresh
 both 0 add src/hello-1.0
 both 3 add ./src/hello-1.0
 same_status "add DIR"
-both 0 add src/twoko-2.1/dkms.conf
-same_status "add DIR/dkms.conf"
 same_files "add"
-ok "add DIR, ./DIR, DIR/dkms.conf"
+ok "add DIR, ./DIR"
 
-# build -k K path/dkms.conf, --opt=VALUE forms, the built state.
-both 0 build -k "$K" src/hello-1.0/dkms.conf
-both 0 build --kernelver="$K" --module=twoko/2.1 --arch="$A_"
+# build -k K path/dkms.conf (adds it), --opt=VALUE forms, the built state.
+both 0 build -k "$K" src/twoko-2.1/dkms.conf
+both 3 add src/twoko-2.1/dkms.conf
+both 0 build --kernelver="$K" --module=hello/1.0 --arch="$A_"
 same_status "built"
 same_files "built"
 # Already built: skipped, not an error.
 both 0 build --kernelver "$K" -m hello -v 1.0
-ok "build -k K DIR/dkms.conf and --opt=VALUE"
+ok "build -k K DIR/dkms.conf, add DIR/dkms.conf, --opt=VALUE"
 
-both 0 install -k "$K" src/hello-1.0
+both 0 install -k "$K" hello/1.0
 same_status "installed"
 same_files "installed"
-ok "install -k K DIR"
+ok "install -k K M/V"
 
 # Installed, then the installed file changed: the diff warning.
 echo x >>"$TH/lib/modules/$K/updates/dkms/hello.ko"

@@ -38,10 +38,17 @@ int cmd_mktarball(struct dk_ctx *ctx, int argc, char **argv)
 
 int cmd_ldtarball(struct dk_ctx *ctx, int argc, char **argv)
 {
-	if (!ctx->archive)
-		return log_error(
-			       "Invalid number of parameters passed.\nUsage: ldtarball --archive=<tarball-location>\n   or: ldtarball <tarball-location>"),
-		       1;
+	if (!ctx->archive) {
+		/* A name that is no file was read as M[/V]; dkms says 2 too. */
+		_cleanup_free_ char *what =
+			ctx->module ? xasprintf("%s%s%s", ctx->module, ctx->version ? "/" : "",
+						strempty(ctx->version))
+				    : xstrdup("The tarball");
+		log_error("%s does not exist.\nUsage: ldtarball --archive=<tarball-location>\n"
+			  "   or: ldtarball <tarball-location>",
+			  what);
+		return 2;
+	}
 	_cleanup_close_ int lock = lock_tree(ctx, 0);
 	if (lock < 0)
 		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
