@@ -8,6 +8,7 @@ command -v dkms >/dev/null || skip "Debian's dkms is not installed"
 if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null; then skip "needs root and unshare"; fi
 unshare -m true 2>/dev/null || skip "no mount namespaces here"
 A_=$(uname -m)
+export A_ # used by the tests that source this file
 TH=$T/theirs OU=$T/ours
 mkdir -p "$T/hostdkms"
 

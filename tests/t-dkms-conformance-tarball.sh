@@ -73,7 +73,7 @@ ok "kernel_preinst, kernel_postinst, kernel_prerm"
 # generate_mok: the key pair, where framework.conf says or in the tree.
 if command -v openssl >/dev/null; then
 	ours_rc 0 generate_mok
-	[ -s "$OU/var/lib/dkms/mok.key" ] && [ -s "$OU/var/lib/dkms/mok.pub" ] || fail "no MOK pair"
+	if [ ! -s "$OU/var/lib/dkms/mok.key" ] || [ ! -s "$OU/var/lib/dkms/mok.pub" ]; then fail "no MOK pair"; fi
 	grep -q "Signing key: $OU/var/lib/dkms/mok.key" "$T/o.out" || fail "generate_mok did not say where"
 	ok "generate_mok"
 fi
