@@ -58,6 +58,8 @@ static int check_trust(const struct dk_ctx *ctx, const char *m, const char *v, c
 		return 0; /* unreadable: pkg_load says why */
 	strv_push(&trusted, real);
 	return 0;
+}
+
 /* A temporary file of NAME='value' lines, or NULL. */
 static char *directives_file(char **directives)
 {
