@@ -64,7 +64,6 @@ static char *relative_source(const struct dk_ctx *ctx, const char *name)
 	return xasprintf("%s%s/%s", ups, ctx->source_tree + 1, name);
 }
 
-
 int register_add(const struct dk_ctx *ctx, const char *m, const char *v, char **ret_link,
 		 char **ret_error)
 {
