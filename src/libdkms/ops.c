@@ -152,7 +152,7 @@ static void job_prepare(const struct dk_ctx *ctx, struct dk_job *j, unsigned fla
 	_cleanup_free_ char *src = ctx_dkms_path(ctx, j->m, j->v, "source");
 	_cleanup_strv_free_ char **files = NULL;
 	dir_list(src, &files);
-	if (strv_length(files) < 2)
+	if (j->pkg->n_modules > 0 && strv_length(files) < 2)
 		job_finish(
 			j, DK_EXIT_BAD_CONF,
 			xasprintf(

@@ -173,9 +173,10 @@ static void set(char **dst, const char *v)
 static void set_module_version(struct dk_ctx *ctx, const char *mv)
 {
 	const char *s = strchr(mv, '/');
-	if (s && s != mv && s[1]) {
+	if (s) {
+		/* As dkms's ^([^/]*)/(.*)$: "/x" is an empty module (refused later). */
 		free(ctx->module);
-		ctx->module = xstrndup(mv, s - mv);
+		ctx->module = s == mv ? NULL : xstrndup(mv, s - mv);
 		set(&ctx->version, s + 1);
 	} else
 		set(&ctx->module, mv);
@@ -361,7 +362,9 @@ static int run(int argc, char **argv)
 	}
 	/* Names become paths: refused at the door, before anything is written. */
 	_cleanup_free_ char *bad = NULL;
-	if (validate_args(ctx.module, ctx.version, ctx.arch, ctx.kernels, &bad) < 0) {
+	/* Without a module the verb says so (dkms: 1) before any name is judged. */
+	if (validate_args(ctx.module, ctx.module ? ctx.version : NULL, ctx.arch, ctx.kernels,
+			  &bad) < 0) {
 		log_error("%s", bad);
 		return 2;
 	}
