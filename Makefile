@@ -20,7 +20,9 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -D_GNU_SOURCE -fno-strict-aliasing \
 	$(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
-LDLIBS += $(shell $(PKG_CONFIG) --libs blkid libzstd 2>/dev/null || echo -lblkid -lzstd) -ldl -lpthread
+# libzstd and libblkid are loaded on first use (src/libdkms/dlopen-libs.c),
+# libkmod too (src/libdkms/kmod.c): the boot fast path needs none of them.
+LDLIBS += -ldl -lpthread
 ifdef CI
 CFLAGS += -Werror
 endif
