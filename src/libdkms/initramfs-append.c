@@ -1,26 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Appending a segment to an initramfs. The kernel unpacks concatenated
- * segments in order, later entries replacing earlier ones, and skips NUL
- * bytes between them; so adding files is: pad the image with NULs to a 4-byte
- * boundary, append a zstd frame holding a newc archive. The parent directories must not clobber
- * what the image has (an entry "lib" of type directory would make the kernel
- * unlink a usr-merge symlink "lib -> usr/lib"), so destinations are resolved
- * through the image's symlinks and only missing directories are added. */
+/* Appending a segment to an initramfs, in place. The kernel unpacks
+ * concatenated segments in order, later entries replacing earlier ones, and
+ * skips NUL bytes between them; so adding files is: pad the image with NULs,
+ * append a zstd frame holding a newc archive. The work is the size of the new
+ * segment, never of the image: the old segments are not unpacked (only their
+ * framing is walked, to refuse appending after lz4), not copied and not read
+ * back.
+ *
+ * Bootable at every instant: the segment is written with its 4-byte magic
+ * zeroed, synced and verified, and the magic goes in last. Until then the
+ * kernel skips the NULs and stops at the unknown bytes after them ("invalid
+ * magic"), with the old image's files already unpacked; it never unpacks a
+ * part of the new segment. The old length is recorded first in a journal
+ * (IMAGE.dkms-append); a failure truncates back to it, and a run killed in
+ * between is rolled back by the next one (or by any reader, which ignores
+ * the unfinished tail). No copy of the image is ever made. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <zstd.h>
 
 #include "cpio.h"
+#include "initramfs-unpack.h"
 #include "initramfs.h"
 #include "log.h"
 #include "util.h"
 
 #define APPEND_ZSTD_LEVEL 9
+#define MARKER_BODY "dkms-agent appended this segment; the distribution's generator removes it\n"
 
 struct item {
-	char *dest; /* resolved, normalised */
+	const char *dest; /* normalised, borrowed */
 	uint8_t *data;
 	size_t size;
 	mode_t mode;
@@ -29,29 +42,198 @@ struct item {
 
 static void items_free(struct item *l, size_t n)
 {
-	for (size_t k = 0; k < n; k++) {
-		free(l[k].dest);
+	for (size_t k = 0; k < n; k++)
 		free(l[k].data);
-	}
 	free(l);
 }
 
-static int load_item(const struct initramfs *img, const struct initramfs_add *a, struct item *it,
+/* ---- the journal and stale temporaries ----------------------------------- */
+
+char *initramfs_journal_path(const char *image)
+{
+	return xasprintf("%s.dkms-append", image);
+}
+
+/* The journal holds "OLD_LENGTH SEGMENT_OFFSET\n". */
+int initramfs_journal_read(const char *image, uint64_t *ret_old, uint64_t *ret_seg)
+{
+	_cleanup_free_ char *j = initramfs_journal_path(image), *c = NULL;
+	int r = read_full_file(j, &c, NULL, 256);
+	if (r < 0)
+		return r;
+	unsigned long long o, s;
+	if (sscanf(c, "%llu %llu", &o, &s) != 2 || s < o)
+		return -EBADMSG;
+	*ret_old = o;
+	*ret_seg = s;
+	return 0;
+}
+
+static int journal_write(const char *image, uint64_t old, uint64_t seg)
+{
+	_cleanup_free_ char *j = initramfs_journal_path(image);
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%llu %llu\n", (unsigned long long)old,
+			 (unsigned long long)seg);
+	return write_file_atomic(j, buf, (size_t)n, 0600);
+}
+
+static int journal_remove(const char *image)
+{
+	_cleanup_free_ char *j = initramfs_journal_path(image);
+	if (unlink(j) < 0 && errno != ENOENT)
+		return -errno;
+	return fsync_dir_of(image);
+}
+
+int initramfs_lock(const char *image)
+{
+	_cleanup_free_ char *dir = xstrdup(image);
+	char *s = strrchr(dir, '/');
+	if (s)
+		*(s == dir ? s + 1 : s) = 0;
+	int fd = open(s ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int r = -errno;
+			close(fd);
+			return r;
+		}
+	}
+	return fd;
+}
+
+/* Removes IMAGE.dkms-tmp.* left by an interrupted run (a full-size copy
+ * each, from older versions or a killed regeneration). Needs the lock. */
+static void remove_stale_temporaries(const char *image)
+{
+	_cleanup_free_ char *dir = xstrdup(image);
+	char *s = strrchr(dir, '/');
+	const char *base = s ? s + 1 : image;
+	if (s)
+		*(s == dir ? s + 1 : s) = 0;
+	_cleanup_strv_free_ char **names = NULL;
+	if (dir_list(s ? dir : ".", &names) < 0)
+		return;
+	size_t bl = strlen(base);
+	for (size_t k = 0; names && names[k]; k++) {
+		if (strncmp(names[k], base, bl) != 0 || !startswith(names[k] + bl, ".dkms-tmp."))
+			continue;
+		_cleanup_free_ char *p = s ? path_join(dir, names[k]) : xstrdup(names[k]);
+		if (unlink(p) == 0)
+			log_debug("Removed %s, left by an interrupted run", p);
+	}
+}
+
+/* Whether the zstd magic is in place at off: the append finished. */
+static bool segment_complete(int fd, uint64_t off)
+{
+	uint8_t m[4];
+	return pread(fd, m, 4, (off_t)off) == 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f &&
+	       m[3] == 0xfd;
+}
+
+int initramfs_recover(const char *image)
+{
+	remove_stale_temporaries(image);
+	uint64_t old, seg;
+	int r = initramfs_journal_read(image, &old, &seg);
+	if (r == -ENOENT)
+		return 0;
+	_cleanup_close_ int fd = open(image, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? journal_remove(image) : -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (r >= 0 && (uint64_t)st.st_size > old && !segment_complete(fd, seg)) {
+		if (ftruncate(fd, (off_t)old) < 0 || fsync(fd) < 0)
+			return -errno;
+		log_debug("%s: rolled back an unfinished append to %llu bytes", image,
+			  (unsigned long long)old);
+	}
+	return journal_remove(image);
+}
+
+/* ---- the old image: framing only ----------------------------------------- */
+
+/* The compression of the last segment, walking headers and frames only
+ * (a gzip segment is the exception: unpacked to find its end). */
+static int last_segment(const uint8_t *img, size_t len, enum initramfs_compression *ret,
+			char **ret_reason)
+{
+	enum initramfs_compression last = INITRAMFS_NONE;
+	size_t pos = 0;
+	for (;;) {
+		pos = cpio_skip_zeros(img, len, pos);
+		if (pos >= len)
+			break;
+		if (cpio_has_magic(img + pos, len - pos) && (pos & 3) == 0) {
+			struct cpio_reader r;
+			struct cpio_entry e;
+			int k;
+			cpio_reader_init(&r, img, len, pos);
+			while ((k = cpio_reader_next(&r, &e)) > 0)
+				;
+			if (k < 0)
+				return reason_set(ret_reason, k, "%s at offset %zu", r.error,
+						  r.pos);
+			pos = r.pos;
+			last = INITRAMFS_NONE;
+			continue;
+		}
+		enum initramfs_compression c = unpack_detect(img + pos, len - pos);
+		if (c == INITRAMFS_NONE)
+			return reason_set(ret_reason, pos ? -EPROTONOSUPPORT : -EMEDIUMTYPE,
+					  pos ? "unknown compression or junk at offset %zu"
+					      : "not an initramfs: no cpio or compression magic",
+					  pos);
+		size_t end;
+		int r = unpack_segment_end(c, img + pos, len - pos, &end, ret_reason);
+		if (r < 0)
+			return r;
+		if (end == 0)
+			return reason_set(ret_reason, -EBADMSG, "empty %s segment at offset %zu",
+					  initramfs_compression_name(c), pos);
+		pos += end;
+		last = c;
+	}
+	*ret = last;
+	return 0;
+}
+
+static int check_old_image(int fd, size_t len, char **ret_reason)
+{
+	if (len == 0)
+		return reason_set(ret_reason, -EMEDIUMTYPE, "empty file");
+	void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		return reason_set(ret_reason, -errno, "cannot map the image: %m");
+	enum initramfs_compression last = INITRAMFS_NONE;
+	int r = last_segment(m, len, &last, ret_reason);
+	munmap(m, len);
+	/* The kernel's lz4 reader treats everything after the magic as blocks
+	 * and would choke on an appended segment. */
+	if (r >= 0 && last == INITRAMFS_LZ4)
+		r = reason_set(ret_reason, -EPROTONOSUPPORT,
+			       "cannot append after an lz4 segment: the kernel would not read it");
+	return r;
+}
+
+/* ---- the new segment ----------------------------------------------------- */
+
+static int load_item(const struct initramfs_add *a, const char *dest, struct item *it,
 		     char **ret_reason)
 {
 	struct stat st;
 	char *s;
 	size_t n;
 
-	if (isempty(a->dest) || endswith(a->dest, "/") || strstr(a->dest, "/../") ||
-	    startswith(a->dest, "../") || endswith(a->dest, "/.."))
-		return reason_set(ret_reason, -EINVAL, "bad destination '%s'", strempty(a->dest));
-	int r = initramfs_resolve(img, a->dest, &it->dest);
-	if (r < 0 || isempty(it->dest))
-		return reason_set(ret_reason, r < 0 ? r : -EINVAL,
-				  "cannot resolve '%s' in the image", a->dest);
 	if (lstat(a->src, &st) < 0)
 		return reason_set(ret_reason, -errno, "%s: %m", a->src);
+	int r;
 	if (S_ISLNK(st.st_mode)) {
 		r = readlink_malloc(a->src, &s);
 		n = r >= 0 ? strlen(s) : 0;
@@ -62,33 +244,18 @@ static int load_item(const struct initramfs *img, const struct initramfs_add *a,
 				  a->src);
 	if (r < 0)
 		return reason_set(ret_reason, r, "cannot read %s: %s", a->src, strerror(-r));
-	it->data = (uint8_t *)s;
-	it->size = n;
-	it->mode = st.st_mode;
-	it->mtime = (uint32_t)st.st_mtime;
-	const struct initramfs_file *f = initramfs_lookup(img, it->dest);
-	if (f && S_ISDIR(f->mode))
-		return reason_set(ret_reason, -EISDIR, "%s is a directory in the image", it->dest);
+	*it = (struct item){ .dest = dest,
+			     .data = (uint8_t *)s,
+			     .size = n,
+			     .mode = st.st_mode,
+			     .mtime = (uint32_t)st.st_mtime };
 	return 0;
 }
 
-/* Adds to *dirs every parent of dest the image lacks; fails if one is
- * something other than a directory. */
-static int need_parents(const struct initramfs *img, const char *dest, char ***dirs,
-			char **ret_reason)
+static bool bad_dest(const char *d)
 {
-	_cleanup_free_ char *p = xstrdup(dest);
-	for (char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
-		*s = 0;
-		const struct initramfs_file *f = initramfs_lookup(img, p);
-		if (f && !S_ISDIR(f->mode))
-			return reason_set(ret_reason, -ENOTDIR,
-					  "%s is not a directory in the image", p);
-		if (!f && !strv_contains(*dirs, p))
-			strv_push(dirs, p);
-		*s = '/';
-	}
-	return 0;
+	return isempty(d) || streq(d, "..") || strstr(d, "/../") || startswith(d, "../") ||
+	       endswith(d, "/..") || streq(d, INITRAMFS_APPEND_MARKER);
 }
 
 static int sort_dirs(const char *a, const char *b)
@@ -96,22 +263,40 @@ static int sort_dirs(const char *a, const char *b)
 	return strcmp(a, b);
 }
 
-static int build_archive(const struct initramfs *img, struct item *items, size_t n, uint8_t **ret,
-			 size_t *ret_len, char **ret_reason)
+/* Parent directories of every destination, except the top-level one: that
+ * may be a symlink (lib -> usr/lib), which a directory entry of the same name
+ * would replace. Deeper entries for existing directories are harmless (the
+ * kernel resolves their path through such symlinks and keeps the
+ * directory), and needed where the image lacks them. */
+static char **parent_dirs(const struct item *items, size_t n)
 {
-	_cleanup_strv_free_ char **dirs = NULL;
+	char **dirs = NULL;
+	for (size_t k = 0; k < n; k++) {
+		_cleanup_free_ char *p = xstrdup(items[k].dest);
+		char *first = strchr(p, '/');
+		for (char *s = first ? strchr(first + 1, '/') : NULL; s; s = strchr(s + 1, '/')) {
+			*s = 0;
+			if (!strv_contains(dirs, p))
+				strv_push(&dirs, p);
+			*s = '/';
+		}
+	}
+	strv_sort(dirs, sort_dirs); /* parents sort before their children */
+	return dirs;
+}
+
+static int build_archive(const struct item *items, size_t n, uint8_t **ret, size_t *ret_len,
+			 char **ret_reason)
+{
+	_cleanup_strv_free_ char **dirs = parent_dirs(items, n);
 	struct cpio_writer w;
 	uint32_t newest = 0;
-	int r = 0;
-
-	for (size_t k = 0; k < n && r >= 0; k++) {
-		r = need_parents(img, items[k].dest, &dirs, ret_reason);
+	for (size_t k = 0; k < n; k++)
 		newest = items[k].mtime > newest ? items[k].mtime : newest;
-	}
-	if (r < 0)
-		return r;
-	strv_sort(dirs, sort_dirs); /* parents sort before their children */
+
 	cpio_writer_init(&w);
+	int r = cpio_write_file(&w, INITRAMFS_APPEND_MARKER, 0644, newest, MARKER_BODY,
+				strlen(MARKER_BODY));
 	for (size_t k = 0; dirs && dirs[k] && r >= 0; k++)
 		r = cpio_write_dir(&w, dirs[k], 0755, newest);
 	for (size_t k = 0; k < n && r >= 0; k++) {
@@ -144,7 +329,7 @@ static int compress_zstd(const uint8_t *in, size_t len, uint8_t **ret, size_t *r
 	ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
 	size_t z = ZSTD_compress2(c, out, cap, in, len);
 	ZSTD_freeCCtx(c);
-	if (ZSTD_isError(z)) {
+	if (ZSTD_isError(z) || z < 4) {
 		log_debug("zstd: %s", ZSTD_getErrorName(z));
 		free(out);
 		return -EIO;
@@ -154,113 +339,135 @@ static int compress_zstd(const uint8_t *in, size_t len, uint8_t **ret, size_t *r
 	return 0;
 }
 
-static int write_temp(const char *image, const struct initramfs *img, const uint8_t *seg,
-		      size_t seg_len, char **ret_tmp)
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
-	static const uint8_t zeros[8];
-	struct stat st;
-
-	if (stat(image, &st) < 0)
-		return -errno;
-	_cleanup_free_ char *tmp = xasprintf("%s.dkms-tmp.XXXXXX", image);
-	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = write_all(fd, img->image, img->image_size);
-	/* Align to 4 bytes plus 4 NULs: the kernel skips them, and a zstd
-	 * frame appended to a zstd image stays a segment of its own rather
-	 * than reading as the next frame of the same stream. */
-	if (r >= 0)
-		r = write_all(fd, zeros, (4 - img->image_size % 4) % 4 + 4);
-	if (r >= 0)
-		r = write_all(fd, seg, seg_len);
-	if (r >= 0 && fchmod(fd, st.st_mode & 07777) < 0)
-		r = -errno;
-	if (r >= 0 && geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0)
-		r = -errno;
-	if (r >= 0 && fsync(fd) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		return r;
+	const uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
 	}
-	*ret_tmp = TAKE_PTR(tmp);
 	return 0;
 }
 
-static int verify(const char *tmp, const struct initramfs *old, const struct item *items, size_t n,
-		  char **ret_reason)
+/* Reads the written segment back from the file and checks that it holds
+ * exactly what was meant: the old segments are not looked at. */
+static int verify(int fd, uint64_t off, size_t seg_len, const uint8_t *magic,
+		  const struct item *items, size_t n, char **ret_reason)
 {
-	_cleanup_initramfs_ struct initramfs *img = NULL;
-	int r = initramfs_read(tmp, &img, ret_reason);
+	_cleanup_free_ uint8_t *buf = xmalloc(seg_len);
+	ssize_t got = pread(fd, buf, seg_len, (off_t)off);
+	if (got != (ssize_t)seg_len)
+		return reason_set(ret_reason, -EIO, "cannot read the new segment back");
+	memcpy(buf, magic, 4);
+	_cleanup_initramfs_ struct initramfs *seg = NULL;
+	_cleanup_free_ char *why = NULL;
+	int r = initramfs_parse(buf, seg_len, &seg, &why);
 	if (r < 0)
-		return reason_set(ret_reason, -EIO, "the new image does not read back: %s",
-				  ret_reason && *ret_reason ? *ret_reason : strerror(-r));
-	if (img->n_segments != old->n_segments + 1)
-		return reason_set(ret_reason, -EIO, "the new image has %zu segments, expected %zu",
-				  img->n_segments, old->n_segments + 1);
+		return reason_set(ret_reason, -EIO, "the new segment does not read back: %s",
+				  why ? why : strerror(-r));
+	if (seg->n_segments != 1 || seg->segments[0].size != seg_len)
+		return reason_set(ret_reason, -EIO, "the new segment does not read back whole");
 	for (size_t k = 0; k < n; k++) {
-		const struct initramfs_file *f = initramfs_lookup(img, items[k].dest);
-		if (!f || f->size != items[k].size ||
-		    (S_ISLNK(items[k].mode) != S_ISLNK(f->mode)) ||
+		const struct initramfs_file *f = initramfs_lookup(seg, items[k].dest);
+		if (!f || f->size != items[k].size || S_ISLNK(items[k].mode) != S_ISLNK(f->mode) ||
 		    (items[k].size && memcmp(f->data, items[k].data, items[k].size) != 0))
 			return reason_set(ret_reason, -EIO,
-					  "%s is missing or differs in the new image",
+					  "%s is missing or differs in the new segment",
 					  items[k].dest);
 	}
-	for (size_t k = 0; k < old->n_files; k++)
-		if (!initramfs_lookup(img, old->files[k].name))
-			return reason_set(ret_reason, -EIO, "%s vanished from the new image",
-					  old->files[k].name);
 	return 0;
+}
+
+/* Writes padding and segment after the old bytes, the magic last; on
+ * failure the file is cut back to its old length. */
+static int write_segment(int fd, const char *image, uint64_t old, const uint8_t *seg,
+			 size_t seg_len, const struct item *items, size_t n, char **ret_reason)
+{
+	static const uint8_t zeros[8];
+	/* Align to 4 bytes plus 4 NULs: the kernel skips them, and a zstd
+	 * frame appended to a zstd image stays a segment of its own rather
+	 * than reading as the next frame of the same stream. */
+	size_t pad = (size_t)((4 - old % 4) % 4 + 4);
+	uint64_t at = old + pad;
+	int r = journal_write(image, old, at);
+	if (r < 0)
+		return reason_set(ret_reason, r, "cannot write the journal of %s: %s", image,
+				  strerror(-r));
+	r = pwrite_all(fd, zeros, pad + 4, old);
+	if (r >= 0)
+		r = pwrite_all(fd, seg + 4, seg_len - 4, at + 4);
+	if (r >= 0 && fdatasync(fd) < 0)
+		r = -errno;
+	if (r < 0)
+		reason_set(ret_reason, r, "cannot write to %s: %s", image, strerror(-r));
+	else
+		r = verify(fd, at, seg_len, seg, items, n, ret_reason);
+	if (r >= 0 && ((r = pwrite_all(fd, seg, 4, at)) < 0 || fdatasync(fd) < 0)) {
+		r = r < 0 ? r : -errno;
+		reason_set(ret_reason, r, "cannot write to %s: %s", image, strerror(-r));
+	}
+	if (r >= 0)
+		return journal_remove(image);
+	/* The old length back: the image is byte for byte the old one. If even
+	 * that fails, the journal stays and the next run rolls back. */
+	if (ftruncate(fd, (off_t)old) == 0 && fsync(fd) == 0)
+		journal_remove(image);
+	return r;
 }
 
 int initramfs_append(const char *image, const struct initramfs_add *files, size_t n_files,
 		     char **ret_reason)
 {
-	_cleanup_initramfs_ struct initramfs *img = NULL;
 	_cleanup_free_ uint8_t *archive = NULL, *seg = NULL;
-	_cleanup_free_ char *tmp = NULL;
+	_cleanup_strv_free_ char **dests = NULL;
 	size_t archive_len = 0, seg_len = 0;
-	int r;
+	struct stat st;
 
 	if (n_files == 0)
 		return reason_set(ret_reason, -EINVAL, "nothing to append");
-	r = initramfs_read(image, &img, ret_reason);
+	for (size_t k = 0; k < n_files; k++) {
+		char *d = initramfs_normalize(files[k].dest);
+		strv_consume(&dests, d);
+		if (bad_dest(d) || (files[k].dest && endswith(files[k].dest, "/")))
+			return reason_set(ret_reason, -EINVAL, "bad destination '%s'",
+					  strempty(files[k].dest));
+		for (size_t j = 0; j < k; j++)
+			if (streq(dests[j], d))
+				return reason_set(ret_reason, -EINVAL, "%s given twice", d);
+	}
+	_cleanup_close_ int lock = initramfs_lock(image);
+	if (lock < 0)
+		return reason_set(ret_reason, lock, "cannot lock the directory of %s: %s", image,
+				  strerror(-lock));
+	int r = initramfs_recover(image);
+	if (r < 0)
+		return reason_set(ret_reason, r, "cannot finish an earlier append to %s: %s", image,
+				  strerror(-r));
+	_cleanup_close_ int fd = open(image, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return reason_set(ret_reason, -errno, "cannot read %s: %m", image);
+	if (!S_ISREG(st.st_mode))
+		return reason_set(ret_reason, -EMEDIUMTYPE, "%s is not a regular file", image);
+	r = check_old_image(fd, (size_t)st.st_size, ret_reason);
 	if (r < 0)
 		return r;
-	/* The kernel's lz4 reader treats everything after the magic as blocks
-	 * and would choke on an appended segment. */
-	if (img->n_segments && img->segments[img->n_segments - 1].compression == INITRAMFS_LZ4)
-		return reason_set(
-			ret_reason, -EPROTONOSUPPORT,
-			"cannot append after an lz4 segment: the kernel would not read it");
 
 	struct item *items = xcalloc(n_files, sizeof(*items));
 	for (size_t k = 0; k < n_files && r >= 0; k++)
-		r = load_item(img, &files[k], &items[k], ret_reason);
-	for (size_t a = 0; r >= 0 && a < n_files; a++)
-		for (size_t b = a + 1; b < n_files; b++)
-			if (streq(items[a].dest, items[b].dest)) {
-				r = reason_set(ret_reason, -EINVAL, "%s given twice",
-					       items[a].dest);
-				break;
-			}
+		r = load_item(&files[k], dests[k], &items[k], ret_reason);
 	if (r >= 0)
-		r = build_archive(img, items, n_files, &archive, &archive_len, ret_reason);
+		r = build_archive(items, n_files, &archive, &archive_len, ret_reason);
 	if (r >= 0 && (r = compress_zstd(archive, archive_len, &seg, &seg_len)) < 0)
 		reason_set(ret_reason, r, "zstd compression failed");
-	if (r >= 0 && (r = write_temp(image, img, seg, seg_len, &tmp)) < 0)
-		reason_set(ret_reason, r, "cannot write a temporary copy of %s: %s", image,
-			   strerror(-r));
-	if (r >= 0 && (r = verify(tmp, img, items, n_files, ret_reason)) < 0)
-		unlink(tmp);
-	if (r >= 0 && rename(tmp, image) < 0) {
-		r = reason_set(ret_reason, -errno, "cannot replace %s: %m", image);
-		unlink(tmp);
-	}
 	if (r >= 0)
-		r = fsync_dir_of(image);
+		r = write_segment(fd, image, (uint64_t)st.st_size, seg, seg_len, items, n_files,
+				  ret_reason);
 	items_free(items, n_files);
 	log_debug("initramfs append to %s: %d (%zu bytes of zstd)", image, r, seg_len);
 	return r;

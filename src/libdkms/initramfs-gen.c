@@ -405,6 +405,18 @@ int initramfs_regenerate(const char *root, const char *kver, enum initramfs_tool
 
 	_cleanup_free_ char *image = target_image(root, kver, tool);
 	log_debug("Regenerating %s with %s", image, initramfs_tool_name(tool));
+	/* One writer per image directory; what an interrupted run left (a
+	 * temporary copy, an unfinished append) goes first. */
+	_cleanup_close_ int lock = -1;
+	_cleanup_free_ char *dir = xstrdup(image);
+	*strrchr(dir, '/') = 0;
+	if (path_is_dir(dir)) {
+		lock = initramfs_lock(image);
+		if (lock < 0)
+			return reason_set(ret_reason, lock, "cannot lock %s: %s", dir,
+					  strerror(-lock));
+		initramfs_recover(image);
+	}
 	int r;
 	switch (tool) {
 	case INITRAMFS_TOOL_UPDATE_INITRAMFS:

@@ -67,11 +67,11 @@ enum initramfs_compression unpack_detect(const uint8_t *b, size_t len)
 	return INITRAMFS_NONE;
 }
 
-static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *ret_consumed,
-		       uint8_t **ret_out, size_t *ret_out_len, char **ret_reason)
+/* A segment is the run of frames (skippable ones included) that starts
+ * here; each frame says how long it is, block by block, so finding the end
+ * reads headers only. */
+static int zstd_frames_end(const uint8_t *buf, size_t len, size_t *ret_end, char **ret_reason)
 {
-	/* A segment is the run of frames (skippable ones included) that
-	 * starts here; each frame says how long it is. */
 	size_t end = 0;
 	while (len - end >= 4) {
 		uint32_t m = le32(buf + end);
@@ -88,6 +88,17 @@ static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *r
 		}
 		end += n;
 	}
+	*ret_end = end;
+	return 0;
+}
+
+static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *ret_consumed,
+		       uint8_t **ret_out, size_t *ret_out_len, char **ret_reason)
+{
+	size_t end;
+	int r = zstd_frames_end(buf, len, &end, ret_reason);
+	if (r < 0)
+		return r;
 
 	ZSTD_DStream *ds = ZSTD_createDStream();
 	if (!ds)
@@ -99,7 +110,6 @@ static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *r
 	size_t outlen = 0;
 	uint8_t *out = xmalloc(cap);
 	ZSTD_inBuffer in = { buf, end, 0 };
-	int r = 0;
 	size_t z = 1;
 	while (in.pos < in.size || z != 0) {
 		if (outlen == cap) {
@@ -343,4 +353,28 @@ int unpack_segment(enum initramfs_compression c, const uint8_t *buf, size_t len,
 	*ret_out = out;
 	*ret_out_len = out_len;
 	return 0;
+}
+
+int unpack_segment_end(enum initramfs_compression c, const uint8_t *buf, size_t len,
+		       size_t *ret_end, char **ret_reason)
+{
+	switch (c) {
+	case INITRAMFS_ZSTD: return zstd_frames_end(buf, len, ret_end, ret_reason);
+	case INITRAMFS_XZ:
+		if (xz_stream_end(buf, len, ret_end) < 0)
+			return reason_set(ret_reason, -ENODATA,
+					  "xz stream has no footer (truncated)");
+		return 0;
+	case INITRAMFS_LZ4:
+		if (lz4_stream_end(buf, len, ret_end) < 0)
+			return reason_set(ret_reason, -ENODATA, "lz4 block runs past the end");
+		return 0;
+	default: {
+		/* gzip says where a member ends only by its trailer, after the data. */
+		_cleanup_free_ uint8_t *out = NULL;
+		size_t n;
+		return unpack_segment(c, buf, len, INITRAMFS_MAX_UNPACKED, ret_end, &out, &n,
+				      ret_reason);
+	}
+	}
 }

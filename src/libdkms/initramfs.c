@@ -4,6 +4,7 @@
  * boundary; anything else must be a compressed stream, whose content is one
  * or more cpio archives separated by NULs. Entries land in one file map in
  * order, so a later entry replaces an earlier one of the same name. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -60,6 +61,11 @@ static char *normalize(const char *name, size_t len)
 	}
 	*o = 0;
 	return s;
+}
+
+char *initramfs_normalize(const char *name)
+{
+	return normalize(strempty(name), strlen(strempty(name)));
 }
 
 static int cmp_u32(uint32_t a, uint32_t b)
@@ -267,6 +273,83 @@ static void merge(struct parser *p)
 	p->n_all = 0;
 }
 
+static const struct initramfs_file *lookup_exact(const struct initramfs *i, const char *name);
+
+/* Whether a proper prefix of name is a symlink in the image. */
+static bool under_symlink(const struct initramfs *i, const char *name)
+{
+	char buf[PATH_MAX];
+	bool found = false;
+	for (const char *s = strchr(name, '/'); s && !found; s = strchr(s + 1, '/')) {
+		size_t n = (size_t)(s - name);
+		if (n >= sizeof(buf))
+			break;
+		memcpy(buf, name, n);
+		buf[n] = 0;
+		const struct initramfs_file *f = lookup_exact(i, buf);
+		found = f && S_ISLNK(f->mode);
+	}
+	return found;
+}
+
+struct rekeyed {
+	struct initramfs_file f;
+	size_t idx;
+};
+
+static int cmp_rekeyed(const void *a, const void *b)
+{
+	const struct rekeyed *x = a, *y = b;
+	int c = strcmp(x->f.name, y->f.name);
+	if (c)
+		return c;
+	if (x->f.segment != y->f.segment)
+		return x->f.segment < y->f.segment ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Entries land where the kernel puts them: an entry "lib/x" of a later
+ * segment (an append) lands on usr/lib/x when lib is a symlink to usr/lib,
+ * and replaces what was there. */
+static void rekey(struct initramfs *i)
+{
+	char **names = xcalloc(i->n_files + 1, sizeof(char *));
+	bool moved = false;
+	for (size_t k = 0; k < i->n_files; k++) {
+		char *res = NULL;
+		if (under_symlink(i, i->files[k].name) &&
+		    initramfs_resolve(i, i->files[k].name, &res) >= 0 && *res &&
+		    !streq(res, i->files[k].name)) {
+			names[k] = res;
+			moved = true;
+		} else
+			free(res);
+	}
+	if (!moved) {
+		free(names);
+		return;
+	}
+	struct rekeyed *l = xcalloc(i->n_files, sizeof(*l));
+	for (size_t k = 0; k < i->n_files; k++) {
+		l[k] = (struct rekeyed){ .f = i->files[k], .idx = k };
+		if (names[k]) {
+			free(l[k].f.name);
+			l[k].f.name = names[k];
+		}
+	}
+	free(names);
+	qsort(l, i->n_files, sizeof(*l), cmp_rekeyed);
+	size_t n = 0;
+	for (size_t k = 0; k < i->n_files; k++) {
+		if (k + 1 < i->n_files && streq(l[k].f.name, l[k + 1].f.name))
+			free(l[k].f.name);
+		else
+			i->files[n++] = l[k].f;
+	}
+	i->n_files = n;
+	free(l);
+}
+
 static int parse_owned(uint8_t *buf, size_t len, struct initramfs **ret, char **ret_reason)
 {
 	struct initramfs *i = xcalloc(1, sizeof(*i));
@@ -282,6 +365,7 @@ static int parse_owned(uint8_t *buf, size_t len, struct initramfs **ret, char **
 		return r;
 	}
 	merge(&p);
+	rekey(i);
 	*ret = i;
 	return 0;
 }
@@ -301,7 +385,16 @@ int initramfs_read(const char *path, struct initramfs **ret, char **ret_reason)
 	int r = read_full_file(path, &buf, &len, 0);
 	if (r < 0)
 		return reason_set(ret_reason, r, "cannot read %s: %s", path, strerror(-r));
-	r = parse_owned((uint8_t *)buf, len, ret, ret_reason);
+	/* An append interrupted before its magic went in: the kernel stops
+	 * at the tail, so do we. */
+	uint64_t old, seg;
+	size_t use = len;
+	if (initramfs_journal_read(path, &old, &seg) >= 0 && old < len &&
+	    !(seg + 4 <= len && unpack_detect((uint8_t *)buf + seg, len - seg) == INITRAMFS_ZSTD))
+		use = (size_t)old;
+	r = parse_owned((uint8_t *)buf, use, ret, ret_reason);
+	if (r >= 0)
+		(*ret)->unfinished = len - use;
 	log_debug("initramfs %s: %s", path, r < 0 && ret_reason ? *ret_reason : "read");
 	return r;
 }

@@ -53,9 +53,15 @@ struct initramfs {
 	size_t image_size;
 	uint8_t **buffers; /* decompressed segments the files point into */
 	size_t n_buffers;
+	size_t unfinished; /* bytes of an interrupted append at the end, ignored */
 };
 
-/* Errors of initramfs_read()/initramfs_parse():
+/* Reads an image as the kernel unpacks it. Entries are keyed by the path
+ * they land on: a later segment's "lib/x" is "usr/lib/x" when lib is a
+ * symlink to usr/lib. The unfinished tail of an interrupted
+ * initramfs_append() (named by its journal) is left out, as the kernel
+ * stops there, and counted in unfinished.
+ * Errors of initramfs_read()/initramfs_parse():
  *   -ENODATA          the image (or a compressed stream in it) is truncated
  *   -EPROTONOSUPPORT  unknown or unsupported compression
  *   -EMEDIUMTYPE      the file is neither cpio nor a compressed archive at all
@@ -83,20 +89,45 @@ int initramfs_resolve(const struct initramfs *i, const char *name, char **ret);
  * differs (or is no regular file), -errno when path cannot be read. */
 int initramfs_file_matches(const struct initramfs_file *f, const char *path);
 
+/* "./a//b/" and "/a/b" become "a/b"; "." and NULL become "". New string. */
+char *initramfs_normalize(const char *name);
+
 /* A file to put into an image: host source → path inside the image. */
 struct initramfs_add {
 	const char *src;
 	const char *dest;
 };
 
-/* Appends one zstd-compressed newc segment holding files (plus their parent
- * directories) to image. Works on a copy in the same directory, re-reads the
- * copy to check that every file is there and identical, then renames it over
- * the image; on any failure the image is untouched. -EINVAL for a bad dest,
- * -EIO when verification fails, the initramfs_read() errors for an image that
- * cannot be read. */
+/* The file every appended segment carries, at the top of the image: an
+ * image holding it was appended to and is unreadable to the distribution's
+ * own tools (lsinitramfs, lsinitrd) until regenerated. */
+#define INITRAMFS_APPEND_MARKER ".dkms-agent-appended"
+
+/* Appends one zstd-compressed newc segment holding files, their parent
+ * directories (the top-level one excepted: it may be a usr-merge symlink)
+ * and INITRAMFS_APPEND_MARKER to image, in place: cost and memory are those
+ * of the new segment, whatever the image's size. The segment is synced and
+ * read back from the file before its magic is written; on any failure the
+ * image is cut back to its old length. Takes initramfs_lock() and first
+ * runs initramfs_recover(). -EINVAL for a bad dest, -EIO when verification
+ * fails, -EPROTONOSUPPORT after an lz4 segment (or an unknown one),
+ * -EMEDIUMTYPE when image is no initramfs. */
 int initramfs_append(const char *image, const struct initramfs_add *files, size_t n_files,
 		     char **ret_reason);
+
+/* Serialises writers of the images in image's directory (flock on the
+ * directory): appends, regenerations and their clean-up. The fd to close,
+ * or -errno. */
+int initramfs_lock(const char *image);
+/* Under the lock: rolls back the unfinished tail of an interrupted append,
+ * deletes its journal and the IMAGE.dkms-tmp.* copies an interrupted run
+ * left. 0 or -errno. */
+int initramfs_recover(const char *image);
+/* IMAGE.dkms-append, the journal of an append in progress. New string. */
+char *initramfs_journal_path(const char *image);
+/* Reads the journal: the image's length before the append and the offset
+ * of the new segment. -ENOENT without one, -EBADMSG if it is damaged. */
+int initramfs_journal_read(const char *image, uint64_t *ret_old, uint64_t *ret_seg);
 
 struct initramfs_image {
 	char *path; /* host path */

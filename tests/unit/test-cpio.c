@@ -280,13 +280,51 @@ static void test_append(void)
 	initramfs_free(i);
 	CHECK(stat(image, &st) == 0);
 
-	/* A destination under a regular file fails and leaves the image alone. */
-	struct initramfs_add bad[] = { { src, "init/foo.ko" } };
-	CHECK(initramfs_append(image, bad, 1, &reason) == -ENOTDIR);
-	struct initramfs_add dir[] = { { src, "usr/lib" } };
-	CHECK(initramfs_append(image, dir, 1, &reason) == -EISDIR);
+	/* In place: the same file, the old bytes untouched. */
+	_cleanup_free_ char *before = NULL, *after = NULL;
+	size_t lb, la;
+	CHECK(read_full_file(image, &before, &lb, 0) == 0);
+	struct initramfs_add more[] = { { src, "etc/more.conf" } };
+	CHECK(initramfs_append(image, more, 1, &reason) == 0);
+	struct stat st1;
+	CHECK(stat(image, &st1) == 0 && st1.st_ino == st.st_ino && st1.st_size > st.st_size);
+	CHECK(read_full_file(image, &after, &la, 0) == 0 && la > lb && memcmp(before, after, lb) == 0);
+
+	/* Bad destinations and sources fail and leave the image alone. */
+	struct initramfs_add bad[][1] = { { { src, "lib/../../etc/x" } }, { { src, "" } },
+					  { { src, "etc/" } },		  { { src, "/.." } },
+					  { { src, ".dkms-agent-appended" } },
+					  { { "/nonexistent/x.ko", "etc/x" } } };
+	for (size_t k = 0; k < ELEMENTSOF(bad); k++)
+		CHECK(initramfs_append(image, bad[k], 1, &reason) < 0);
+	struct initramfs_add twice[] = { { src, "etc/a" }, { src, "/etc//a" } };
+	CHECK(initramfs_append(image, twice, 2, &reason) == -EINVAL);
 	struct stat st2;
-	CHECK(stat(image, &st2) == 0 && st2.st_size == st.st_size && st2.st_ino == st.st_ino);
+	CHECK(stat(image, &st2) == 0 && st2.st_size == st1.st_size && st2.st_ino == st.st_ino);
+
+	/* An interrupted append (journal written, magic not yet in place):
+	 * readers ignore the tail, the next append cuts it off first. */
+	_cleanup_free_ char *journal = initramfs_journal_path(image);
+	_cleanup_free_ char *jtext = xasprintf("%lld %lld\n", (long long)st2.st_size,
+					       (long long)st2.st_size + 4);
+	CHECK(write_file_atomic(journal, jtext, strlen(jtext), 0600) == 0);
+	int fd = open(image, O_WRONLY | O_APPEND | O_CLOEXEC);
+	CHECK(fd >= 0 && write(fd, "\0\0\0\0\0\0\0\0junk-of-a-frame", 24) == 24);
+	close(fd);
+	CHECK(initramfs_read(image, &i, NULL) == 0 && i->unfinished == 24);
+	initramfs_free(i);
+	CHECK(initramfs_append(image, more, 1, &reason) == 0);
+	CHECK(access(journal, F_OK) < 0);
+	CHECK(initramfs_read(image, &i, NULL) == 0 && i->unfinished == 0 && i->n_segments == 5);
+	CHECK(i->segments[4].offset >= (uint64_t)st2.st_size &&
+	      i->segments[4].offset <= (uint64_t)st2.st_size + 8);
+	initramfs_free(i);
+
+	/* Copies an older version or a killed regeneration left are removed. */
+	_cleanup_free_ char *stale = xasprintf("%s.dkms-tmp.AbC123", image);
+	CHECK(write_file_atomic(stale, "x", 1, 0600) == 0);
+	CHECK(initramfs_append(image, more, 1, &reason) == 0);
+	CHECK(access(stale, F_OK) < 0);
 	_cleanup_strv_free_ char **left = NULL;
 	CHECK(dir_list(scratch, &left) == 0 && strv_length(left) == 2); /* no temp files */
 }
