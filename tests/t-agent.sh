@@ -27,7 +27,7 @@ expect_rc 1 dk check -k "$K" >"$T/check1"
 cat "$T/check1"
 grep -q "hello/1.0: not-built" "$T/check1" || fail "check does not say hello is not built"
 grep -q "exclusive/1.0: excluded" "$T/check1" || fail "check does not say exclusive is excluded"
-grep -q "dkms-agent boot -k $K" "$T/check1" || fail "no remedy line"
+grep -q "dkms-agent --root $ROOT boot -k $K" "$T/check1" || fail "no remedy line"
 ok check-before
 
 # boot: builds hello and twoko, broken fails; initramfs gets the new hello

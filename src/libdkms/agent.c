@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent.h"
+#include "initramfs.h"
 #include "install.h"
 #include "kbuild.h"
 #include "kmod.h"
 #include "module.h"
+#include "rootfs.h"
 #include "tree.h"
 
 const char *agent_state_name(enum agent_mod_state s)
@@ -38,8 +44,12 @@ char *agent_module_name(const char *file)
 	return name;
 }
 
-char *agent_initramfs_path(const char *kver, const char *file)
+char *agent_initramfs_path(const struct dk_ctx *ctx, const char *kver, const char *file)
 {
+	_cleanup_free_ char *kdir = ctx_install_path(ctx, kver);
+	size_t n = strlen(kdir);
+	if (strncmp(file, kdir, n) == 0 && file[n] == '/')
+		return xasprintf("lib/modules/%s%s", kver, file + n);
 	return xasprintf("lib/modules/%s/updates/dkms/%s", kver, path_basename(file));
 }
 
@@ -63,23 +73,145 @@ bool agent_mod_needs_work(const struct agent_mod *m, bool force)
 	}
 }
 
-/* Installed module files, judged from the tree: one per built file. */
+/* ---- the boot fast path: fixed buffers, no dkms.conf, no allocation per file */
+
+struct quick {
+	const struct dk_ctx *ctx;
+	const char *tree, *kver, *arch;
+	char kdir[PATH_MAX]; /* <root>/lib/modules/K */
+	char *distro_loc;    /* the distribution's location, when not /updates/dkms */
+	bool distro_loc_known;
+};
+
+static bool installed_at(struct quick *q, const char *loc, const char *file)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	int n = snprintf(p, sizeof(p), "%s%s/%s", q->kdir, loc, file);
+	return n > 0 && (size_t)n < sizeof(p) && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Every built file of the installed version is in the module directory. */
+static bool quick_files_present(struct quick *q, const char *m, const char *target)
+{
+	char p[PATH_MAX];
+	int n = snprintf(p, sizeof(p), "%s/%s/%s/module", q->tree, m, target);
+	if (n < 0 || (size_t)n >= sizeof(p) || target[0] == '/')
+		return false;
+	DIR *d = opendir(p);
+	if (!d)
+		return false;
+	bool all = true, any = false;
+	struct dirent *de;
+	while (all && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		any = true;
+		if (installed_at(q, "/updates/dkms", de->d_name))
+			continue;
+		if (!q->distro_loc_known) {
+			q->distro_loc = install_dest_location(q->ctx, NULL, 0);
+			q->distro_loc_known = true;
+		}
+		all = !streq(q->distro_loc, "/updates/dkms") &&
+		      installed_at(q, q->distro_loc, de->d_name);
+	}
+	closedir(d);
+	return all && any;
+}
+
+static bool quick_has_added_version(struct quick *q, const char *m)
+{
+	char p[PATH_MAX];
+	int n = snprintf(p, sizeof(p), "%s/%s", q->tree, m);
+	if (n < 0 || (size_t)n >= sizeof(p))
+		return false;
+	DIR *d = opendir(p);
+	if (!d)
+		return false;
+	bool found = false;
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || startswith(de->d_name, "kernel-"))
+			continue;
+		char s[PATH_MAX];
+		n = snprintf(s, sizeof(s), "%s/%s/source", p, de->d_name);
+		found = n > 0 && (size_t)n < sizeof(s) && access(s, F_OK) == 0;
+	}
+	closedir(d);
+	return found;
+}
+
+int agent_boot_candidates(const struct dk_ctx *ctx, const char *kver, const char *arch, char ***ret)
+{
+	_cleanup_free_ char *tree = ctx_dkms_path(ctx, "");
+	_cleanup_free_ char *kdir = ctx_install_path(ctx, kver);
+	struct quick q = { .ctx = ctx, .tree = tree, .kver = kver, .arch = arch };
+	char **l = NULL;
+	int n = 0;
+	*ret = NULL;
+	if (strlen(kdir) >= sizeof(q.kdir))
+		return -ENAMETOOLONG;
+	strcpy(q.kdir, kdir);
+	DIR *d = opendir(tree);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *m = de->d_name;
+		if (m[0] == '.')
+			continue;
+		char link[PATH_MAX], target[PATH_MAX];
+		int k = snprintf(link, sizeof(link), "%s/%s/kernel-%s-%s", tree, m, kver, arch);
+		if (k < 0 || (size_t)k >= sizeof(link))
+			continue;
+		ssize_t t = readlink(link, target, sizeof(target) - 1);
+		bool ok;
+		if (t > 0) {
+			target[t] = 0;
+			ok = quick_files_present(&q, m, target);
+		} else {
+			ok = !quick_has_added_version(&q, m);
+		}
+		if (!ok) {
+			strv_push(&l, m);
+			n++;
+		}
+	}
+	closedir(d);
+	free(q.distro_loc);
+	*ret = l;
+	return n;
+}
+
+/* ---- the full scan ------------------------------------------------------- */
+
+/* Installed module files of m, from its built files in the tree: each lands
+ * under its install location (dkms.conf's, or the distribution's) by the
+ * same name. Returns whether all of them exist. */
 static bool installed_files(const struct dk_ctx *ctx, const struct dk_tree *t, struct agent_mod *m,
-			    const char *kver, const char *arch)
+			    const char *kver, const char *arch, const struct dk_pkg *pkg)
 {
 	_cleanup_free_ char *moddir = path_join(t->dir, m->name, m->version, kver, arch, "module");
 	_cleanup_strv_free_ char **built = NULL;
 	dir_list(moddir, &built);
+	strv_free(m->files);
+	m->files = NULL;
 	if (strv_length(built) == 0)
 		return false;
-	_cleanup_free_ char *kdir = ctx_install_path(ctx, kver, "updates/dkms");
+	bool all = true;
 	for (size_t i = 0; built[i]; i++) {
-		char *f = path_join(kdir, built[i]);
+		_cleanup_free_ char *name = agent_module_name(built[i]);
+		size_t idx = 0;
+		while (pkg && idx < pkg->n_modules && !streq(pkg->modules[idx].dest_name, name))
+			idx++;
+		_cleanup_free_ char *loc =
+			install_dest_location(ctx, pkg && idx < pkg->n_modules ? pkg : NULL, idx);
+		char *f = ctx_install_path(ctx, kver, loc, built[i]);
 		strv_consume(&m->files, f);
-		if (!path_exists(f))
-			return false;
+		all = all && path_is_reg(f);
 	}
-	return true;
+	return all;
 }
 
 static void scan_one(const struct dk_ctx *ctx, const struct dk_tree *t, struct agent_mod *m,
@@ -90,13 +222,12 @@ static void scan_one(const struct dk_ctx *ctx, const struct dk_tree *t, struct a
 		free(m->version);
 		m->version = TAKE_PTR(inst);
 		m->autoinstall = true;
-		if (installed_files(ctx, t, m, kver, arch)) {
+		if (installed_files(ctx, t, m, kver, arch, NULL)) {
 			m->state = AGENT_INSTALLED;
 			if (quick)
 				return;
 		} else {
 			m->state = AGENT_STALE;
-			m->detail = xstrdup("an installed module file is missing");
 		}
 	}
 	_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
@@ -117,6 +248,18 @@ static void scan_one(const struct dk_ctx *ctx, const struct dk_tree *t, struct a
 	for (size_t i = 0; i < pkg->n_modules; i++)
 		strv_push(&m->dest_names, pkg->modules[i].dest_name);
 	if (m->state == AGENT_INSTALLED || m->state == AGENT_STALE) {
+		/* Judged by the files, where dkms.conf puts them. */
+		if (installed_files(ctx, t, m, kver, arch, pkg)) {
+			m->state = AGENT_INSTALLED;
+		} else {
+			m->state = AGENT_STALE;
+			m->files_missing = true;
+			for (size_t i = 0; m->files && m->files[i] && !m->detail; i++)
+				if (!path_is_reg(m->files[i]))
+					m->detail = xasprintf("%s is missing", m->files[i]);
+			if (!m->detail)
+				m->detail = xstrdup("no built module file in the tree");
+		}
 		for (size_t i = 0; m->state == AGENT_INSTALLED && m->files && m->files[i]; i++) {
 			_cleanup_free_ char *vm = NULL;
 			if (kmod_file_info(m->files[i], "vermagic", &vm) < 0)
@@ -186,5 +329,84 @@ int agent_scan(const struct dk_ctx *ctx, const char *kver, const char *arch, boo
 	free(t.dir);
 	*ret = l;
 	*ret_n = n;
+	return 0;
+}
+
+/* ---- images that carry an appended segment -------------------------------- */
+
+static char *appended_marker(const struct dk_ctx *ctx, const char *kver)
+{
+	_cleanup_free_ char *n = xasprintf(".initramfs-appended-%s", kver);
+	return ctx_dkms_path(ctx, n);
+}
+
+int agent_appended_mark(const struct dk_ctx *ctx, const char *kver, const char *image)
+{
+	_cleanup_free_ char *m = appended_marker(ctx, kver);
+	return write_file_atomic(m, image, strlen(image), 0644);
+}
+
+char **agent_appended_kernels(const struct dk_ctx *ctx)
+{
+	_cleanup_free_ char *tree = ctx_dkms_path(ctx, "");
+	_cleanup_strv_free_ char **names = NULL;
+	char **l = NULL;
+	dir_list(tree, &names);
+	for (size_t k = 0; names && names[k]; k++) {
+		const char *kver = startswith(names[k], ".initramfs-appended-");
+		if (kver && *kver && !strchr(kver, '/') && !endswith(kver, ".dkms-tmp") &&
+		    !strstr(kver, ".dkms-tmp."))
+			strv_push(&l, kver);
+	}
+	return l;
+}
+
+int agent_appended_settle(const struct dk_ctx *ctx, const char *kver, bool *ret_regenerated,
+			  char **ret_reason)
+{
+	_cleanup_free_ char *m = appended_marker(ctx, kver);
+	*ret_regenerated = false;
+	struct initramfs_image *imgs = NULL;
+	size_t ni = 0;
+	initramfs_find(ctx->root, kver, &imgs, &ni);
+	bool carries = false;
+	for (size_t k = 0; k < ni && !carries; k++) {
+		_cleanup_initramfs_ struct initramfs *img = NULL;
+		carries = initramfs_read(imgs[k].path, &img, NULL) >= 0 &&
+			  initramfs_lookup(img, INITRAMFS_APPEND_MARKER);
+	}
+	initramfs_images_free(imgs, ni);
+	if (carries) {
+		/* Our own initramfs hooks run inside the generator: they must
+		 * not start another build or regeneration. */
+		setenv("DKMS_AGENT_NESTED", "1", 1);
+		/* The new image must hold every early module, or the old one
+		 * (appended to, but complete) stays. */
+		_cleanup_strv_free_ char **early = NULL;
+		_cleanup_free_ char *arch = NULL, *k = NULL;
+		module_split_kernel(ctx, kver, &k, &arch);
+		struct agent_mod *mods = NULL;
+		size_t n = 0;
+		struct rootfs_info rfs = { 0 };
+		rootfs_probe(ctx->root, ctx->root_device, &rfs);
+		agent_scan(ctx, kver, arch, false, &mods, &n);
+		for (size_t i = 0; i < n; i++)
+			for (size_t f = 0;
+			     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f];
+			     f++)
+				if (agent_file_is_early(ctx, &mods[i], mods[i].files[f],
+							rfs.fstype))
+					strv_consume(&early, agent_module_name(mods[i].files[f]));
+		agent_mods_free(mods, n);
+		rootfs_info_done(&rfs);
+		struct spawn_opts o = { .out_fd = -1, .quiet = 1 };
+		int r = initramfs_regenerate(ctx->root, kver, INITRAMFS_TOOL_AUTO, early, &o, NULL,
+					     ret_reason);
+		if (r < 0)
+			return r;
+		*ret_regenerated = true;
+	}
+	if (unlink(m) < 0 && errno != ENOENT)
+		return reason_set(ret_reason, -errno, "cannot remove %s: %m", m);
 	return 0;
 }

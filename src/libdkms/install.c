@@ -37,7 +37,7 @@ char *install_dest_location(const struct dk_ctx *ctx, const struct dk_pkg *pkg, 
 	const char *d = distro_location(ctx);
 	if (d)
 		return xstrdup(d);
-	const char *loc = pkg->modules[i].dest_location;
+	const char *loc = pkg ? pkg->modules[i].dest_location : NULL;
 	return xstrdup(isempty(loc) ? "/updates/dkms" : loc);
 }
 

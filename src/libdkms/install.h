@@ -8,7 +8,8 @@
 #include "pkg.h"
 
 /* Where DEST_MODULE_LOCATION lands on this distribution ("/updates/dkms" on
- * Debian, Ubuntu and Arch), for module i of pkg. */
+ * Debian, Ubuntu and Arch), for module i of pkg. With pkg NULL: the
+ * distribution's location, or "/updates/dkms" where dkms.conf decides. */
 char *install_dest_location(const struct dk_ctx *ctx, const struct dk_pkg *pkg, size_t i);
 
 /* Copies the built m/v/kver/arch into the kernel's module directory

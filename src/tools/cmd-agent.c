@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* boot, kernel-install and early-modules: the agent's actions. */
 #include <fnmatch.h>
+#include <locale.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -121,8 +125,85 @@ static void load_needed(const struct dk_ctx *ctx, struct agent_mod *mods, size_t
 	}
 }
 
-/* Files to append for the rebuilt modules of kver, and whether the image
- * should hold them: it held them before, or they are early modules. */
+/* Exit statuses of `boot` (dkms-agent(8); agent/dkms-agent.service). */
+enum {
+	BOOT_EXIT_MISSING = 1,	/* a module could not be built or installed */
+	BOOT_EXIT_REFRESH = 74, /* the initramfs refresh failed: the old image is kept */
+	BOOT_EXIT_BUDGET = 75,	/* the budget ran out: the build goes on in the background */
+};
+
+/* <dkms_tree>/.NAME-KVER: the agent's per-kernel records. */
+static char *state_file(const struct dk_ctx *ctx, const char *name, const char *kver)
+{
+	_cleanup_free_ char *n = xasprintf(".%s-%s", name, kver);
+	return ctx_dkms_path(ctx, n);
+}
+
+/* After a boot-time append: the distribution's generator rebuilds the image
+ * once the boot is over (a transient unit ordered after the boot targets),
+ * at idle priority. Without systemd, or on another root, the next hook run
+ * (kernel-install add) or `dkms-agent initramfs regenerate-appended` does. */
+static void schedule_settle(const struct dk_ctx *ctx, const char *kver)
+{
+	_cleanup_free_ char *self = NULL;
+	if (!isempty(ctx->root) || !path_is_dir("/run/systemd/system") ||
+	    readlink_malloc("/proc/self/exe", &self) < 0)
+		return;
+	char *argv[] = { "systemd-run",
+			 "--no-block",
+			 "--quiet",
+			 "--collect",
+			 "--description=Regenerate the initramfs dkms-agent appended to",
+			 "--property=After=multi-user.target graphical.target",
+			 "--nice=19",
+			 "--property=IOSchedulingClass=idle",
+			 self,
+			 "initramfs",
+			 "regenerate-appended",
+			 (char *)kver,
+			 NULL };
+	struct spawn_opts o = { .out_fd = -1, .quiet = 1, .timeout_sec = 30 };
+	int r = spawn_wait(argv, &o);
+	if (r != 0)
+		log_warning("Could not schedule the regeneration of the initramfs of %s after boot "
+			    "(systemd-run: %d); the next kernel hook run does it",
+			    kver, r);
+	else
+		log_info("The initramfs of %s is regenerated once the boot is over", kver);
+}
+
+static int append_to(const struct dk_ctx *ctx, const char *kver, const char *image,
+		     const struct initramfs *img, struct initramfs_add *adds, size_t na,
+		     char ***dests, char **ret_reason)
+{
+	static const char *const idx[] = { "modules.dep",     "modules.dep.bin",
+					   "modules.alias",   "modules.alias.bin",
+					   "modules.symbols", "modules.symbols.bin",
+					   "modules.softdep" };
+	_cleanup_strv_free_ char **srcs = NULL;
+	size_t n = na;
+	for (size_t k = 0; k < ELEMENTSOF(idx); k++) {
+		_cleanup_free_ char *rel = xasprintf("lib/modules/%s/%s", kver, idx[k]);
+		if (!initramfs_lookup(img, rel))
+			continue;
+		strv_consume(&srcs, ctx_install_path(ctx, kver, idx[k]));
+		strv_push(dests, rel);
+		adds[n++] = (struct initramfs_add){ .src = srcs[strv_length(srcs) - 1] };
+	}
+	for (size_t k = 0; k < n; k++)
+		adds[k].dest = (*dests)[k];
+	int r = initramfs_append(image, adds, n, ret_reason);
+	if (r < 0)
+		return r;
+	log_info("Appended %zu files to %s", n, image);
+	if (agent_appended_mark(ctx, kver, image) < 0)
+		log_warning("Cannot record that %s carries an appended segment", image);
+	schedule_settle(ctx, kver);
+	return 0;
+}
+
+/* Puts the rebuilt modules of kver into its initramfs when it should hold
+ * them: it held them before, or they are early modules. */
 static int refresh_initramfs(const struct dk_ctx *ctx, const char *kver, struct agent_mod *mods,
 			     size_t n, const char *rootfs_type)
 {
@@ -136,59 +217,41 @@ static int refresh_initramfs(const struct dk_ctx *ctx, const char *kver, struct 
 		log_info("No initramfs found for %s: nothing to refresh", kver);
 		return 0;
 	}
+	/* What an interrupted append or regeneration left goes first. */
+	int lock = initramfs_lock(imgs[0].path);
+	if (lock >= 0) {
+		initramfs_recover(imgs[0].path);
+		close(lock);
+	}
 	_cleanup_initramfs_ struct initramfs *img = NULL;
 	_cleanup_free_ char *reason = NULL;
 	int r = initramfs_read(imgs[0].path, &img, &reason);
-	struct initramfs_add *adds = NULL;
+	size_t nf = 0;
+	for (size_t i = 0; i < n; i++)
+		nf += strv_length(mods[i].files);
+	struct initramfs_add *adds = xcalloc(nf + 8, sizeof(*adds));
 	size_t na = 0;
 	_cleanup_strv_free_ char **dests = NULL;
 	for (size_t i = 0; r >= 0 && i < n; i++) {
-		for (size_t f = 0; mods[i].files && mods[i].files[f]; f++) {
+		for (size_t f = 0;
+		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
 			const char *file = mods[i].files[f];
-			_cleanup_free_ char *inside = agent_initramfs_path(kver, file);
+			_cleanup_free_ char *inside = agent_initramfs_path(ctx, kver, file);
 			const struct initramfs_file *old = initramfs_lookup(img, inside);
 			if (!old && !agent_file_is_early(ctx, &mods[i], file, rootfs_type))
 				continue;
 			if (old && initramfs_file_matches(old, file) == 1)
 				continue;
 			strv_push(&dests, inside);
-			adds = xrealloc(adds, (na + 1) * sizeof(*adds));
 			adds[na++] = (struct initramfs_add){ .src = file };
 		}
 	}
 	if (r >= 0 && na == 0) {
 		log_info("The initramfs %s does not need the rebuilt modules", imgs[0].path);
-		free(adds);
-		initramfs_images_free(imgs, ni);
-		return 0;
-	}
-	if (r >= 0 && streq(ctx->initramfs_mode, "append")) {
-		static const char *const idx[] = { "modules.dep",     "modules.dep.bin",
-						   "modules.alias",   "modules.alias.bin",
-						   "modules.symbols", "modules.symbols.bin",
-						   "modules.softdep" };
-		_cleanup_strv_free_ char **srcs = NULL;
-		for (size_t k = 0; k < ELEMENTSOF(idx); k++) {
-			_cleanup_free_ char *rel = xasprintf("lib/modules/%s/%s", kver, idx[k]);
-			if (!initramfs_lookup(img, rel))
-				continue;
-			char *src = ctx_install_path(ctx, kver, idx[k]);
-			strv_consume(&srcs, src);
-			strv_push(&dests, rel);
-			adds = xrealloc(adds, (na + 1) * sizeof(*adds));
-			adds[na++] = (struct initramfs_add){ .src = src };
-		}
-		for (size_t k = 0; k < na; k++)
-			adds[k].dest = dests[k];
-		free(reason);
-		reason = NULL;
-		r = initramfs_append(imgs[0].path, adds, na, &reason);
-		if (r >= 0)
-			log_info("Appended %zu files to %s", na, imgs[0].path);
+	} else if (r >= 0 && streq(ctx->initramfs_mode, "append")) {
+		r = append_to(ctx, kver, imgs[0].path, img, adds, na, &dests, &reason);
 	} else {
 		enum initramfs_tool tool;
-		free(reason);
-		reason = NULL;
 		log_info("Regenerating the initramfs of %s", kver);
 		/* Our own initramfs hooks run inside the generator and would wait
 		 * for the tree lock we hold: tell them the build is done. */
@@ -209,96 +272,260 @@ static int refresh_initramfs(const struct dk_ctx *ctx, const char *kver, struct 
 			log_info("Regenerated %s with %s", imgs[0].path, initramfs_tool_name(tool));
 	}
 	if (r < 0)
-		log_warning_errno(r, "Initramfs of %s not refreshed (the old one is kept): %s",
-				  kver, reason ? reason : "failed");
+		log_error("The initramfs of %s was not refreshed (the old one is kept): %s", kver,
+			  reason ? reason : strerror(-r));
 	free(adds);
 	initramfs_images_free(imgs, ni);
 	return r;
 }
 
-/* Set while a refresh of kver's initramfs is owed: written before modules
- * are installed, removed once the image is refreshed (or needs nothing), so
- * a boot interrupted in between is finished by the next one. */
-static char *refresh_marker(const struct dk_ctx *ctx, const char *kver)
+/* Modules that should be installed for kver and are not. */
+static char *missing_list(struct agent_mod *mods, size_t n)
 {
-	_cleanup_free_ char *n = xasprintf(".initramfs-pending-%s", kver);
-	return ctx_dkms_path(ctx, n);
+	_cleanup_strv_free_ char **l = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (mods[i].autoinstall &&
+		    (mods[i].state == AGENT_BUILT || mods[i].state == AGENT_NOT_BUILT ||
+		     mods[i].state == AGENT_STALE || mods[i].state == AGENT_FAILED))
+			strv_consume(&l, xasprintf("%s/%s", mods[i].name, mods[i].version));
+	return l ? strv_join(l, ", ") : NULL;
 }
 
-/* The work the boot run does when something is missing. */
+/* Installs again, from the tree, modules whose files are gone from the
+ * module directory (or rebuilds them when the installed file was built for
+ * another kernel). */
+static int reinstall_stale(struct dk_ctx *ctx, struct agent_mod *mods, size_t n, const char *kver,
+			   const char *arch, int *ret_installed)
+{
+	int failed = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		struct dk_job *jobs = NULL;
+		size_t nj = 0;
+		for (size_t i = 0; i < n; i++)
+			if (mods[i].state == AGENT_STALE && mods[i].autoinstall &&
+			    mods[i].files_missing == (pass == 0))
+				ops_job_add(&jobs, &nj, mods[i].name, mods[i].version, kver, arch);
+		if (nj == 0)
+			continue;
+		failed += ops_run(ctx, jobs, nj, OPS_INSTALL | (pass ? OPS_REBUILD : 0));
+		for (size_t j = 0; j < nj; j++)
+			*ret_installed += jobs[j].installed;
+		ops_jobs_free(jobs, nj);
+	}
+	return failed;
+}
+
+/* The work the boot run does when something may be missing; runs in the
+ * child, after the budget started: every dkms.conf is read here. */
 static int boot_repair(struct dk_ctx *ctx, const char *kver, const char *arch)
 {
 	_cleanup_close_ int lock = lock_tree(ctx, 0);
 	if (lock < 0)
-		return log_error_errno(lock, "Cannot lock the dkms tree: %m");
+		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), BOOT_EXIT_MISSING;
 	/* For boot, --force retries failed builds and re-checks the initramfs;
 	 * it does not rebuild what is installed. */
 	ctx->skip_current_failures = !ctx->force;
+	bool force = ctx->force;
 	ctx->force = false;
-	_cleanup_strv_free_ char **kernels = NULL;
-	strv_consume(&kernels, xasprintf("%s/%s", kver, arch));
-	_cleanup_free_ char *marker = refresh_marker(ctx, kver);
-	write_file_atomic(marker, "", 0, 0644);
-	int installed = 0;
-	int failed = autoinstall_kernels(ctx, kernels, &installed);
+	_cleanup_free_ char *marker = state_file(ctx, "initramfs-pending", kver);
 	struct agent_mod *mods = NULL;
 	size_t n = 0;
 	agent_scan(ctx, kver, arch, false, &mods, &n);
-	struct rootfs_info rfs = { 0 };
-	rootfs_probe(ctx->root, ctx->root_device, &rfs);
-	if (refresh_initramfs(ctx, kver, mods, n, rfs.fstype) >= 0)
-		unlink(marker);
-	rootfs_info_done(&rfs);
+	size_t work = 0;
+	for (size_t i = 0; i < n; i++)
+		work += agent_mod_needs_work(&mods[i], force);
+	_cleanup_free_ char *before = missing_list(mods, n);
+	if (!work && !force && !path_exists(marker)) {
+		/* Nothing to do after all (a module excluded for this kernel,
+		 * or not AUTOINSTALL): quiet, as the fast path. A build that
+		 * failed before and was not retried is still missing. */
+		agent_mods_free(mods, n);
+		if (before)
+			log_warning("dkms-agent: still missing for %s: %s (failed before; "
+				    "`dkms-agent check -k %s` says why)",
+				    kver, before, kver);
+		return before ? BOOT_EXIT_MISSING : 0;
+	}
+	if (work)
+		log_info("%zu module(s) missing for %s: %s", work, kver, strempty(before));
+	if (work || force)
+		write_file_atomic(marker, "", 0, 0644);
+	int installed = 0, failed = 0;
+	if (work) {
+		failed = reinstall_stale(ctx, mods, n, kver, arch, &installed);
+		_cleanup_strv_free_ char **kernels = NULL;
+		strv_consume(&kernels, xasprintf("%s/%s", kver, arch));
+		int more = 0;
+		failed += autoinstall_kernels(ctx, kernels, &more);
+		installed += more;
+	}
+	agent_mods_free(mods, n);
+	agent_scan(ctx, kver, arch, false, &mods, &n);
+	int refresh = 0;
+	if (path_exists(marker)) {
+		struct rootfs_info rfs = { 0 };
+		rootfs_probe(ctx->root, ctx->root_device, &rfs);
+		refresh = refresh_initramfs(ctx, kver, mods, n, rfs.fstype);
+		if (refresh >= 0)
+			unlink(marker);
+		rootfs_info_done(&rfs);
+	}
 	if (ctx->load_modules)
 		load_needed(ctx, mods, n, kver);
+	_cleanup_free_ char *after = missing_list(mods, n);
 	agent_mods_free(mods, n);
-	log_info("dkms-agent: %d module(s) installed for %s, %d failed", installed, kver, failed);
-	return failed ? 1 : 0;
+	if (work || after)
+		log_info("dkms-agent: %d module(s) installed for %s, %d failed%s%s", installed,
+			 kver, failed, after ? "; still missing: " : "", strempty(after));
+	if (refresh < 0)
+		return BOOT_EXIT_REFRESH;
+	return failed || after ? BOOT_EXIT_MISSING : 0;
+}
+
+/* Waits for the child at most budget seconds. 0 with its status, or -ETIME. */
+static int wait_budget(pid_t pid, unsigned budget, const sigset_t *chld, int *ret_status)
+{
+	struct timespec now, end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += budget;
+	for (;;) {
+		int st;
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid) {
+			*ret_status = st;
+			return 0;
+		}
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+			return -ETIME;
+		struct timespec left = { end.tv_sec - now.tv_sec, end.tv_nsec - now.tv_nsec };
+		if (left.tv_nsec < 0) {
+			left.tv_sec--;
+			left.tv_nsec += 1000000000L;
+		}
+		sigtimedwait(chld, NULL, &left);
+	}
+}
+
+/* The boot child dies with the boot run (SIGKILL to it, a killed service),
+ * until the run lets it go on alone at the end of the budget: SIGUSR1 makes
+ * it drop that tie and answer on the pipe. */
+static int release_fd = -1;
+
+static void on_release(int sig)
+{
+	int saved = errno;
+	prctl(PR_SET_PDEATHSIG, 0);
+	/* The parent reads, or is gone: nothing more to do either way. */
+	(void)!send(release_fd, "r", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	errno = saved;
+}
+
+/* Lets the child outlive us; waits a little for its answer. */
+static void release_child(pid_t pid, int ack_fd)
+{
+	kill(pid, SIGUSR1);
+	struct pollfd p = { .fd = ack_fd, .events = POLLIN };
+	if (poll(&p, 1, 2000) <= 0)
+		log_warning("The boot child (pid %d) did not confirm that it goes on alone",
+			    (int)pid);
 }
 
 int cmd_boot(struct dk_ctx *ctx, int argc, char **argv)
 {
 	_cleanup_free_ char *kver = NULL, *arch = NULL;
 	target_kernel(ctx, &kver, &arch);
-	struct agent_mod *mods = NULL;
-	size_t n = 0;
-	/* Fast path: the tree alone says whether anything is missing. */
-	agent_scan(ctx, kver, arch, true, &mods, &n);
-	size_t work = 0;
-	for (size_t i = 0; i < n; i++)
-		work += agent_mod_needs_work(&mods[i], ctx->force);
-	agent_mods_free(mods, n);
-	_cleanup_free_ char *marker = refresh_marker(ctx, kver);
-	if (work == 0 && !path_exists(marker) && !ctx->force)
+	/* Fast path: a few stat()s say whether anything is missing; nothing
+	 * is read that could take long, nothing is started. */
+	_cleanup_strv_free_ char **cand = NULL;
+	agent_boot_candidates(ctx, kver, arch, &cand);
+	_cleanup_free_ char *marker = state_file(ctx, "initramfs-pending", kver);
+	_cleanup_free_ char *appended = state_file(ctx, "initramfs-appended", kver);
+	bool owed = path_exists(appended);
+	if (!cand && !path_exists(marker) && !ctx->force && !owed)
 		return 0;
 
-	if (work)
-		log_info("%zu module(s) missing for %s: building", work, kver);
+	setlocale(LC_ALL, "");
+	if (owed && !cand && !path_exists(marker) && !ctx->force) {
+		schedule_settle(ctx, kver);
+		return 0;
+	}
+	_cleanup_free_ char *names = cand ? strv_join(cand, ", ") : NULL;
+	/* Everything past this point, dkms.conf included, runs in the child
+	 * under the budget. */
+	sigset_t chld, old;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigaddset(&chld, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	sigdelset(&chld, SIGUSR1);
+	int ack[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ack) < 0)
+		ack[0] = ack[1] = -1;
+	fflush(NULL);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		return boot_repair(ctx, kver, arch);
 	}
-	if (pid == 0)
-		_exit(boot_repair(ctx, kver, arch));
-	/* Hold the boot back for the budget at most, then let the child finish. */
-	time_t start = time(NULL);
-	int status, r = 0;
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid) {
-			r = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-			break;
-		}
-		if (time(NULL) - start >= (time_t)ctx->boot_budget_sec) {
-			log_warning(
-				"Boot budget of %u s spent: the build goes on in the background (pid %d)",
-				ctx->boot_budget_sec, (int)pid);
-			break;
-		}
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+	_cleanup_free_ char *running = state_file(ctx, "boot-running", kver);
+	if (pid == 0) {
+		if (ack[0] >= 0)
+			close(ack[0]);
+		release_fd = ack[1];
+		signal(SIGUSR1, on_release);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(BOOT_EXIT_MISSING); /* killed before we could tie ourselves */
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		int r = boot_repair(ctx, kver, arch);
+		unlink(running); /* written by the parent if the budget ran out */
+		fflush(NULL);
+		_exit(r);
 	}
-	return r;
+	/* Hold the boot back for the budget at most, then let the child finish. */
+	int status = 0;
+	int r = wait_budget(pid, ctx->boot_budget_sec, &chld, &status);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (ack[1] >= 0)
+		close(ack[1]);
+	_cleanup_close_ int ack_fd = ack[0];
+	if (r == 0)
+		return WIFEXITED(status) ? WEXITSTATUS(status) : BOOT_EXIT_MISSING;
+	release_child(pid, ack_fd);
+	_cleanup_free_ char *rec = xasprintf("%d\n%s\n", (int)pid, strempty(names));
+	write_file_atomic(running, rec, strlen(rec), 0644);
+	log_warning("Boot budget of %u s spent with modules still missing for %s (%s): the build "
+		    "goes on in the background (pid %d)",
+		    ctx->boot_budget_sec, kver, names ? names : "initramfs refresh", (int)pid);
+	return BOOT_EXIT_BUDGET;
+}
+
+/* A hook run: images other kernels got appended to at boot are brought
+ * back to the form the distribution's tools read (the kernel being added
+ * gets a fresh image from the generator that runs after us). Not from
+ * inside a generator that we started. */
+static void settle_appended(const struct dk_ctx *ctx, const char *adding)
+{
+	if (getenv("DKMS_AGENT_NESTED"))
+		return;
+	_cleanup_strv_free_ char **owed = agent_appended_kernels(ctx);
+	for (size_t k = 0; owed && owed[k]; k++) {
+		if (streq(owed[k], adding))
+			continue;
+		_cleanup_free_ char *reason = NULL;
+		bool regen;
+		if (agent_appended_settle(ctx, owed[k], &regen, &reason) < 0)
+			log_warning("The initramfs of %s still carries an appended segment: %s",
+				    owed[k], strempty(reason));
+		else if (regen)
+			log_info("Regenerated the initramfs of %s (it carried an appended segment)",
+				 owed[k]);
+	}
 }
 
 int cmd_kernel_install(struct dk_ctx *ctx, int argc, char **argv)
@@ -318,8 +545,11 @@ int cmd_kernel_install(struct dk_ctx *ctx, int argc, char **argv)
 		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
 	_cleanup_strv_free_ char **kernels = NULL;
 	strv_consume(&kernels, xasprintf("%s/%s", argv[1], ctx_arch(ctx)));
-	if (streq(argv[0], "add"))
-		return autoinstall_kernels(ctx, kernels, NULL) ? DK_EXIT_AUTOINSTALL_FAILED : 0;
+	if (streq(argv[0], "add")) {
+		int r = autoinstall_kernels(ctx, kernels, NULL) ? DK_EXIT_AUTOINSTALL_FAILED : 0;
+		settle_appended(ctx, argv[1]);
+		return r;
+	}
 
 	/* remove: take every module out of that kernel. */
 	struct dk_tree t;

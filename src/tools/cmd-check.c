@@ -2,7 +2,9 @@
 /* dkms-agent check: the state of every kernel, its modules, its initramfs,
  * the root filesystem and signing, with a remedy for each problem. */
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 
 #include "agent.h"
@@ -20,6 +22,7 @@ struct report {
 	bool json;
 	int problems;
 	bool first_kernel;
+	char *prog; /* how to call us in a remedy: "dkms-agent [--root DIR]" */
 };
 
 /* JSON string output, escaped. */
@@ -63,25 +66,21 @@ static void line(bool good, const char *fmt, ...)
 	putchar('\n');
 }
 
-static const char *remedy(const struct agent_mod *m, const char *kver)
+static const char *remedy(const struct report *rep, const struct agent_mod *m, const char *kver)
 {
-	static char buf[512];
+	static char buf[1024];
 	switch (m->state) {
 	case AGENT_BUILT:
 	case AGENT_NOT_BUILT:
-	case AGENT_STALE:
-		snprintf(buf, sizeof(buf),
-			 "dkms-agent boot -k %s   (or: dkms install %s/%s -k %s --force)", kver,
-			 m->name, m->version, kver);
-		return buf;
+	case AGENT_STALE: snprintf(buf, sizeof(buf), "%s boot -k %s", rep->prog, kver); return buf;
 	case AGENT_FAILED:
 		snprintf(buf, sizeof(buf),
-			 "read %s, fix the source, then: dkms install %s/%s -k %s --force",
-			 strempty(m->detail), m->name, m->version, kver);
+			 "read %s, fix the source, then: %s install %s/%s -k %s --force",
+			 strempty(m->detail), rep->prog, m->name, m->version, kver);
 		return buf;
 	case AGENT_BROKEN:
-		snprintf(buf, sizeof(buf), "repair or remove it: dkms remove %s/%s --all", m->name,
-			 m->version);
+		snprintf(buf, sizeof(buf), "repair or remove it: %s remove %s/%s --all", rep->prog,
+			 m->name, m->version);
 		return buf;
 	default: return NULL;
 	}
@@ -95,7 +94,80 @@ static bool mod_is_problem(const struct agent_mod *m)
 	       (m->state == AGENT_BUILT || m->state == AGENT_NOT_BUILT || m->state == AGENT_FAILED);
 }
 
-/* Initramfs: does the image hold our installed modules, the same build? */
+/* The command that puts kver's initramfs right: boot re-checks the image and
+ * refreshes it as /etc/dkms-agent.conf says (appending or regenerating); it
+ * cannot take a stale module out by appending, nor act with initramfs=off. */
+static void image_remedy(const struct dk_ctx *ctx, const struct report *rep, const char *kver,
+			 bool removal)
+{
+	if (rep->json)
+		return;
+	if (removal || streq(ctx->initramfs_mode, "off"))
+		printf("      \u2192 %s initramfs regenerate %s\n", rep->prog, kver);
+	else
+		printf("      \u2192 %s boot -k %s --force\n", rep->prog, kver);
+}
+
+/* The DKMS module an image entry under lib/modules/K (outside kernel/) is a
+ * copy of, if any. */
+static struct agent_mod *dkms_module_of(const struct initramfs_file *f, const char *kver,
+					struct agent_mod *mods, size_t n)
+{
+	_cleanup_free_ char *a = xasprintf("lib/modules/%s/", kver);
+	_cleanup_free_ char *b = xasprintf("usr/lib/modules/%s/", kver);
+	const char *rel = startswith(f->name, a);
+	if (!rel)
+		rel = startswith(f->name, b);
+	if (!rel || startswith(rel, "kernel/") || !S_ISREG(f->mode) || !strstr(rel, ".ko"))
+		return NULL;
+	_cleanup_free_ char *name = agent_module_name(rel);
+	for (size_t i = 0; i < n; i++) {
+		if (strv_contains(mods[i].dest_names, name))
+			return &mods[i];
+		for (size_t k = 0; mods[i].files && mods[i].files[k]; k++) {
+			_cleanup_free_ char *fn = agent_module_name(mods[i].files[k]);
+			if (streq(fn, name))
+				return &mods[i];
+		}
+	}
+	return NULL;
+}
+
+static void json_module(bool *first, const char *name, const char *path, bool present, bool current,
+			bool needed, bool installed)
+{
+	printf("%s{", *first ? "" : ",");
+	jkv("module", name, true);
+	jkv("path", path, true);
+	printf("\"present\":%s,\"current\":%s,\"needed\":%s,\"installed\":%s}",
+	       present ? "true" : "false", current ? "true" : "false", needed ? "true" : "false",
+	       installed ? "true" : "false");
+	*first = false;
+}
+
+/* The image's segments, and whether dkms-agent appended to it. */
+static void show_image(struct report *rep, const char *path, const struct initramfs *img)
+{
+	bool appended = initramfs_lookup(img, INITRAMFS_APPEND_MARKER) != NULL;
+	if (rep->json) {
+		printf("\"segments\":%zu,\"appended\":%s,\"unfinished_bytes\":%zu,",
+		       img->n_segments, appended ? "true" : "false", img->unfinished);
+		return;
+	}
+	printf("  - initramfs %s: %zu segment(s)", path, img->n_segments);
+	for (size_t s = 0; s < img->n_segments; s++)
+		printf("%s%s", s ? "+" : " ",
+		       initramfs_compression_name(img->segments[s].compression));
+	putchar('\n');
+	if (appended)
+		printf("  - it carries a segment appended by dkms-agent: the kernel reads it, lsinitramfs "
+		       "and lsinitrd do not; it is regenerated after boot or at the next kernel hook run "
+		       "(now: %s initramfs regenerate-appended)\n",
+		       rep->prog);
+}
+
+/* Initramfs: every DKMS module it holds is the installed build, and every
+ * early module is there. */
 static void check_initramfs(const struct dk_ctx *ctx, struct report *rep, const char *kver,
 			    struct agent_mod *mods, size_t n, const char *rootfs_type)
 {
@@ -119,51 +191,80 @@ static void check_initramfs(const struct dk_ctx *ctx, struct report *rep, const 
 		putchar('{');
 		jkv("path", imgs[0].path, true);
 		jkv("error", r < 0 ? (reason ? reason : strerror(-r)) : NULL, true);
-		printf("\"segments\":%zu,\"modules\":[", r < 0 ? 0 : img->n_segments);
+		if (r >= 0)
+			show_image(rep, imgs[0].path, img);
+		fputs("\"modules\":[", stdout);
 	} else if (r < 0) {
-		rep->problems++;
 		line(false, "initramfs %s cannot be read: %s", imgs[0].path,
 		     reason ? reason : strerror(-r));
-		printf("      \u2192 regenerate it: update-initramfs -u -k %s (or dracut --force --kver %s)\n",
-		       kver, kver);
+		image_remedy(ctx, rep, kver, true);
 	} else {
-		printf("  - initramfs %s: %zu segment(s)", imgs[0].path, img->n_segments);
-		for (size_t s = 0; s < img->n_segments; s++)
-			printf("%s%s", s ? "+" : " ",
-			       initramfs_compression_name(img->segments[s].compression));
-		putchar('\n');
+		show_image(rep, imgs[0].path, img);
+	}
+	rep->problems += r < 0;
+	if (r >= 0 && img->unfinished) {
+		rep->problems++;
+		if (!rep->json) {
+			line(false,
+			     "initramfs %s ends in %zu bytes of an interrupted append "
+			     "(the kernel stops there with an error)",
+			     imgs[0].path, img->unfinished);
+			image_remedy(ctx, rep, kver, false);
+		}
 	}
 	bool first = true;
+	const struct initramfs_file **seen = xcalloc(1, sizeof(*seen));
+	size_t nseen = 0;
+	/* Installed modules: in the image, the same build; early ones present. */
 	for (size_t i = 0; r >= 0 && i < n; i++) {
 		for (size_t f = 0;
 		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
 			const char *file = mods[i].files[f];
-			_cleanup_free_ char *inside = agent_initramfs_path(kver, file);
+			_cleanup_free_ char *inside = agent_initramfs_path(ctx, kver, file);
 			_cleanup_free_ char *name = agent_module_name(file);
 			bool needed = agent_file_is_early(ctx, &mods[i], file, rootfs_type);
 			const struct initramfs_file *in = initramfs_lookup(img, inside);
 			int same = in ? initramfs_file_matches(in, file) : 0;
 			bool bad = (in && same != 1) || (!in && needed);
 			rep->problems += bad;
-			if (rep->json) {
-				printf("%s{", first ? "" : ",");
-				jkv("module", name, true);
-				printf("\"present\":%s,\"current\":%s,\"needed\":%s}",
-				       in ? "true" : "false", same == 1 ? "true" : "false",
-				       needed ? "true" : "false");
-				first = false;
-			} else if (in) {
+			if (in) {
+				seen = xrealloc(seen, (nseen + 1) * sizeof(*seen));
+				seen[nseen++] = in;
+			}
+			if (rep->json)
+				json_module(&first, name, in ? in->name : inside, in, same == 1,
+					    needed, true);
+			else if (in)
 				line(same == 1, "initramfs holds %s%s", name,
 				     same == 1 ? " (same build as installed)"
-					       : ": an OLDER build than the installed one");
-			} else if (needed) {
+					       : ": a DIFFERENT build than the installed one");
+			else if (needed)
 				line(false, "initramfs lacks %s, which early boot needs", name);
-			}
-			if (bad && !rep->json)
-				printf("      \u2192 dkms-agent boot -k %s --force, or update-initramfs -u -k %s\n",
-				       kver, kver);
+			if (bad)
+				image_remedy(ctx, rep, kver, false);
 		}
 	}
+	/* Any other copy of a DKMS module: not the installed build. */
+	for (size_t k = 0; r >= 0 && k < img->n_files; k++) {
+		const struct initramfs_file *f = &img->files[k];
+		struct agent_mod *m = dkms_module_of(f, kver, mods, n);
+		bool known = false;
+		for (size_t s = 0; s < nseen && !known; s++)
+			known = seen[s] == f;
+		if (!m || known)
+			continue;
+		rep->problems++;
+		_cleanup_free_ char *name = agent_module_name(f->name);
+		if (rep->json) {
+			json_module(&first, name, f->name, true, false, false, false);
+			continue;
+		}
+		line(false,
+		     "initramfs holds /%s, a copy of %s/%s that is not the installed build (%s)",
+		     f->name, m->name, m->version, agent_state_name(m->state));
+		image_remedy(ctx, rep, kver, true);
+	}
+	free(seen);
 	if (rep->json)
 		fputs("]},", stdout);
 	initramfs_images_free(imgs, ni);
@@ -211,11 +312,106 @@ static void check_signing(const struct dk_ctx *ctx, struct report *rep, const ch
 		sign_done(&s);
 }
 
-static void check_kernel(struct dk_ctx *ctx, struct report *rep, const char *kver, const char *arch,
-			 const struct rootfs_info *rfs)
+/* A kernel is installed under the root when its modules or its image are
+ * there; headers alone do not make one. */
+static bool kernel_installed(const struct dk_ctx *ctx, const char *kver)
+{
+	_cleanup_free_ char *k = ctx_install_path(ctx, kver, "kernel");
+	_cleanup_free_ char *d = ctx_install_path(ctx, kver, "modules.dep");
+	_cleanup_free_ char *v = ctx_install_path(ctx, kver, "vmlinuz");
+	_cleanup_free_ char *bp = xasprintf("/boot/vmlinuz-%s", kver);
+	_cleanup_free_ char *b = ctx_path(ctx, bp);
+	return path_is_dir(k) || path_exists(d) || path_exists(v) || path_exists(b);
+}
+
+/* The kernel this check runs on, if it is installed under the root: in a
+ * chroot or an image build the host's kernel is not one of them. */
+static bool is_running(const struct dk_ctx *ctx, const char *kver)
 {
 	struct utsname u;
 	uname(&u);
+	return isempty(ctx->root) && streq(u.release, kver) && kernel_installed(ctx, kver);
+}
+
+/* -k: those; --all-kernels: every kernel with a module directory that has
+ * modules, an image or headers; by default the running kernel (when it is
+ * installed under the root) and the newest installed kernel. */
+static char **check_kernels(const struct dk_ctx *ctx)
+{
+	if (ctx->kernels)
+		return ops_kernels(ctx);
+	char **all = ops_installed_kernels(ctx);
+	if (ctx->all_kernels)
+		return all;
+	char **l = NULL;
+	for (size_t i = 0; all && all[i]; i++) {
+		_cleanup_free_ char *k = NULL, *a = NULL;
+		module_split_kernel(ctx, all[i], &k, &a);
+		if (is_running(ctx, k))
+			strv_push(&l, all[i]);
+	}
+	for (size_t i = strv_length(all); i > 0; i--) {
+		_cleanup_free_ char *k = NULL, *a = NULL;
+		module_split_kernel(ctx, all[i - 1], &k, &a);
+		if (kernel_installed(ctx, k)) {
+			if (!strv_contains(l, all[i - 1]))
+				strv_push(&l, all[i - 1]);
+			break;
+		}
+	}
+	strv_free(all);
+	return l;
+}
+
+/* What the boot run left: an initramfs refresh still owed (it failed or was
+ * interrupted), a build still running after the budget. */
+static void check_boot_records(const struct dk_ctx *ctx, struct report *rep, const char *kver)
+{
+	_cleanup_free_ char *pn = xasprintf(".initramfs-pending-%s", kver);
+	_cleanup_free_ char *pending = ctx_dkms_path(ctx, pn);
+	bool owed = path_exists(pending);
+	_cleanup_free_ char *rn = xasprintf(".boot-running-%s", kver);
+	_cleanup_free_ char *rp = ctx_dkms_path(ctx, rn), *rec = NULL;
+	int pid = 0;
+	char *names = NULL;
+	if (read_full_file(rp, &rec, NULL, 1 << 16) >= 0) {
+		pid = atoi(rec);
+		names = strchr(rec, '\n');
+		names = names ? names + 1 : NULL;
+		if (names)
+			names[strcspn(names, "\n")] = 0;
+		if (pid <= 0 || kill(pid, 0) < 0)
+			pid = 0; /* it ended (its result is in the journal) */
+	}
+	owed = owed && pid <= 0; /* the running boot owes it, and says so below */
+	rep->problems += owed + (pid > 0);
+	if (rep->json) {
+		printf("\"initramfs_refresh_owed\":%s,\"boot_build_running\":",
+		       owed ? "true" : "false");
+		if (pid > 0)
+			printf("%d,", pid);
+		else
+			fputs("null,", stdout);
+		return;
+	}
+	if (owed) {
+		line(false,
+		     "the initramfs refresh of %s failed or was interrupted: the image may lack "
+		     "rebuilt modules",
+		     kver);
+		printf("      \u2192 %s boot -k %s\n", rep->prog, kver);
+	}
+	if (pid > 0)
+		line(false,
+		     "dkms-agent boot (pid %d) is still building for %s after its budget: %s "
+		     "still missing",
+		     pid, kver, isempty(names) ? "modules" : names);
+}
+
+static void check_kernel(struct dk_ctx *ctx, struct report *rep, const char *kver, const char *arch,
+			 const struct rootfs_info *rfs)
+{
+	bool running = is_running(ctx, kver);
 	_cleanup_free_ char *hint = NULL;
 	bool headers = kbuild_have_headers(ctx, kver, &hint);
 	struct agent_mod *mods = NULL;
@@ -231,13 +427,13 @@ static void check_kernel(struct dk_ctx *ctx, struct report *rep, const char *kve
 		printf("%s{", rep->first_kernel ? "" : ",");
 		jkv("kernel", kver, true);
 		jkv("arch", arch, true);
-		printf("\"running\":%s,\"headers\":%s,", streq(u.release, kver) ? "true" : "false",
+		printf("\"running\":%s,\"headers\":%s,", running ? "true" : "false",
 		       headers ? "true" : "false");
 		jkv("headers_package", headers ? NULL : hint, true);
 		fputs("\"modules\":[", stdout);
 	} else {
 		printf("%sKernel %s (%s)%s\n", rep->first_kernel ? "" : "\n", kver, arch,
-		       streq(u.release, kver) ? " [running]" : "");
+		       running ? " [running]" : "");
 		line(headers || !needs_build, "headers: %s", headers ? "present" : hint);
 		if (!headers && needs_build)
 			printf("      \u2192 apt-get install %s\n", hint);
@@ -259,13 +455,14 @@ static void check_kernel(struct dk_ctx *ctx, struct report *rep, const char *kve
 		}
 		line(!bad, "%s/%s: %s%s%s", m->name, m->version, agent_state_name(m->state),
 		     m->detail ? " — " : "", strempty(m->detail));
-		const char *fix = bad ? remedy(m, kver) : NULL;
+		const char *fix = bad ? remedy(rep, m, kver) : NULL;
 		if (fix)
 			printf("      \u2192 %s\n", fix);
 	}
 	if (rep->json)
 		fputs("],", stdout);
 	check_initramfs(ctx, rep, kver, mods, n, rfs->fstype);
+	check_boot_records(ctx, rep, kver);
 	/* A root filesystem whose module comes from DKMS must be there. */
 	for (size_t i = 0; rfs->fstype && i < n; i++) {
 		if (!strv_contains(mods[i].dest_names, rfs->fstype) &&
@@ -285,27 +482,6 @@ static void check_kernel(struct dk_ctx *ctx, struct report *rep, const char *kve
 	agent_mods_free(mods, n);
 }
 
-static char **check_kernels(const struct dk_ctx *ctx)
-{
-	if (ctx->kernels)
-		return ops_kernels(ctx);
-	char **all = ops_installed_kernels(ctx);
-	if (ctx->all_kernels)
-		return all;
-	/* By default: the running kernel and the newest installed one. */
-	char **l = NULL;
-	struct utsname u;
-	uname(&u);
-	_cleanup_free_ char *run = xasprintf("%s/%s", u.release, ctx_arch(ctx));
-	if (strv_contains(all, run) || isempty(ctx->root))
-		strv_push(&l, run);
-	size_t n = strv_length(all);
-	if (n > 0 && !strv_contains(l, all[n - 1]))
-		strv_push(&l, all[n - 1]);
-	strv_free(all);
-	return l;
-}
-
 int cmd_check(struct dk_ctx *ctx, int argc, char **argv)
 {
 	if (argc > 0) {
@@ -316,6 +492,10 @@ int cmd_check(struct dk_ctx *ctx, int argc, char **argv)
 	int rr = rootfs_probe(ctx->root, ctx->root_device, &rfs);
 	struct report rep = { .json = ctx->json, .first_kernel = true };
 	_cleanup_strv_free_ char **kernels = check_kernels(ctx);
+	_cleanup_free_ char *prog = isempty(ctx->root)
+					    ? xstrdup("dkms-agent")
+					    : xasprintf("dkms-agent --root %s", ctx->root);
+	rep.prog = prog;
 
 	if (rep.json) {
 		fputs("{\"rootfs\":", stdout);
@@ -339,6 +519,9 @@ int cmd_check(struct dk_ctx *ctx, int argc, char **argv)
 	} else {
 		printf("Root filesystem: not found\n");
 	}
+	if (!kernels && !rep.json)
+		printf("\nNo kernel (modules or image) is installed under %s\n",
+		       isempty(ctx->root) ? "/" : ctx->root);
 	for (size_t i = 0; kernels && kernels[i]; i++) {
 		_cleanup_free_ char *k = NULL, *a = NULL;
 		module_split_kernel(ctx, kernels[i], &k, &a);
