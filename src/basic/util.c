@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -269,16 +270,65 @@ int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* Reads up to len bytes (fewer only at the end of the file). */
+static ssize_t read_block(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int fd_equals_buffer(int fd, const void *data, size_t len)
+{
+	uint8_t buf[64 * 1024];
+	const uint8_t *p = data;
+	size_t done = 0;
+	for (;;) {
+		ssize_t n = read_block(fd, buf, sizeof(buf));
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return done == len;
+		if ((size_t)n > len - done || memcmp(buf, p + done, (size_t)n) != 0)
+			return 0;
+		done += (size_t)n;
+	}
+}
+
+/* Compared block by block: the memory is two buffers whatever the size of
+ * the files (a module can weigh 100 MB). */
 bool files_equal(const char *a, const char *b)
 {
 	struct stat sa, sb;
-	if (stat(a, &sa) < 0 || stat(b, &sb) < 0 || sa.st_size != sb.st_size)
+	_cleanup_close_ int fa = open(a, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fb = open(b, O_RDONLY | O_CLOEXEC);
+	if (fa < 0 || fb < 0 || fstat(fa, &sa) < 0 || fstat(fb, &sb) < 0 ||
+	    sa.st_size != sb.st_size)
 		return false;
-	_cleanup_free_ char *ca = NULL, *cb = NULL;
-	size_t la, lb;
-	if (read_full_file(a, &ca, &la, 0) < 0 || read_full_file(b, &cb, &lb, 0) < 0)
-		return false;
-	return la == lb && memcmp(ca, cb, la) == 0;
+	if (sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+		return true;
+	uint8_t *ba = xmalloc(2 * 64 * 1024), *bb = ba + 64 * 1024;
+	bool same = true;
+	for (;;) {
+		ssize_t na = read_block(fa, ba, 64 * 1024), nb = read_block(fb, bb, 64 * 1024);
+		if (na < 0 || nb < 0 || na != nb || memcmp(ba, bb, (size_t)na) != 0) {
+			same = false;
+			break;
+		}
+		if (na == 0)
+			break;
+	}
+	free(ba);
+	return same;
 }
 
 int fsync_dir_of(const char *p)

@@ -51,8 +51,12 @@ int write_file_atomic(const char *p, const void *data, size_t len, mode_t mode);
 int copy_file_atomic(const char *src, const char *dst, mode_t mode);
 /* Creates a symbolic link atomically (replacing any existing one). */
 int symlink_atomic(const char *target, const char *linkpath);
-/* Whether two files hold the same bytes (false when either cannot be read). */
+/* Whether two files hold the same bytes (false when either cannot be read).
+ * Reads both block by block: bounded memory. */
 bool files_equal(const char *a, const char *b);
+/* 1 when the rest of fd holds exactly data, 0 when not, -errno on a read
+ * error. Reads block by block. */
+int fd_equals_buffer(int fd, const void *data, size_t len);
 int mkdir_p(const char *p, mode_t mode);
 /* Removes a tree: the parent of p by path, everything from p on by fd
  * (rm_rf_at: never follows a symbolic link or enters another mount). ENOENT

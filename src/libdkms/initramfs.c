@@ -4,6 +4,7 @@
  * boundary; anything else must be a compressed stream, whose content is one
  * or more cpio archives separated by NULs. Entries land in one file map in
  * order, so a later entry replaces an earlier one of the same name. */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -475,12 +476,11 @@ const struct initramfs_file *initramfs_lookup(const struct initramfs *i, const c
 
 int initramfs_file_matches(const struct initramfs_file *f, const char *path)
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
-	int r = read_full_file(path, &buf, &len, 0);
-	if (r < 0)
-		return r;
-	if (!S_ISREG(f->mode) || f->size != len)
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(f->mode) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->size)
 		return 0;
-	return len == 0 || memcmp(f->data, buf, len) == 0;
+	return fd_equals_buffer(fd, f->data, f->size);
 }
