@@ -59,11 +59,33 @@ bool kbuild_failure_is_current(const struct dk_ctx *ctx, const struct dk_pkg *pk
 	return failed && failed >= mtime_of(pkg->conf_path) && failed >= mtime_of(mk);
 }
 
+/* Headers are there when kbuild can run: the Makefile, what it includes
+ * when it is a one-line wrapper (Debian's linux-headers-K-ARCH includes
+ * linux-headers-K-common, a separate package), and the scripts directory
+ * (on Debian a symlink into linux-kbuild-X). */
+static bool headers_complete(const char *ksrc)
+{
+	_cleanup_free_ char *mk = path_join(ksrc, "Makefile");
+	_cleanup_free_ char *scripts = path_join(ksrc, "scripts");
+	_cleanup_free_ char *text = NULL;
+	if (!path_is_reg(mk) || !path_is_dir(scripts))
+		return false;
+	if (read_full_file(mk, &text, NULL, 4096) < 0)
+		return true; /* a full Makefile, longer than a wrapper */
+	const char *inc = startswith(text, "include ");
+	size_t n = inc ? strcspn(inc, "\n") : 0;
+	if (!inc || (inc[n] && inc[n + 1]))
+		return true; /* not a one-line wrapper */
+	_cleanup_free_ char *target = xstrndup(inc, n);
+	if (target[0] != '/')
+		return true; /* relative to make's directory: not ours to resolve */
+	return path_is_reg(target);
+}
+
 bool kbuild_have_headers(const struct dk_ctx *ctx, const char *kver, char **ret_hint)
 {
 	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
-	_cleanup_free_ char *mk = path_join(ksrc, "Makefile");
-	if (path_is_reg(mk))
+	if (headers_complete(ksrc))
 		return true;
 	if (ret_hint)
 		*ret_hint = xasprintf("linux-headers-%s", kver);
