@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "agent.h"
 #include "cmd-initramfs.h"
 #include "initramfs.h"
 #include "log.h"
@@ -13,7 +14,8 @@ static int usage(void)
 	      "       dkms-agent initramfs append IMAGE SRC:DEST...\n"
 	      "       dkms-agent [--root DIR] initramfs find KVER\n"
 	      "       dkms-agent [--root DIR] initramfs detect\n"
-	      "       dkms-agent [--root DIR] initramfs regenerate KVER [--tool NAME] [--require MODULE]...\n",
+	      "       dkms-agent [--root DIR] initramfs regenerate KVER [--tool NAME] [--require MODULE]...\n"
+	      "       dkms-agent [--root DIR] initramfs regenerate-appended [KVER...]\n",
 	      stderr);
 	return 2;
 }
@@ -134,6 +136,37 @@ static int do_regenerate(struct dk_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
+/* Images dkms-agent appended to (at boot) go back to the form the
+ * distribution's tools read: its generator rebuilds them. By default every
+ * kernel with such a record; 0 when all were settled. */
+static int do_regenerate_appended(struct dk_ctx *ctx, int argc, char **argv)
+{
+	_cleanup_strv_free_ char **kvers = NULL;
+	for (int k = 0; k < argc; k++) {
+		if (argv[k][0] == '-' || strchr(argv[k], '/'))
+			return usage();
+		strv_push(&kvers, argv[k]);
+	}
+	if (!kvers)
+		kvers = agent_appended_kernels(ctx);
+	int failures = 0;
+	for (size_t k = 0; kvers && kvers[k]; k++) {
+		_cleanup_free_ char *reason = NULL;
+		bool regen;
+		int r = agent_appended_settle(ctx, kvers[k], &regen, &reason);
+		if (r < 0) {
+			failures++;
+			fprintf(stderr,
+				"dkms-agent: the initramfs of %s still carries an appended segment: %s\n",
+				kvers[k], reason ? reason : strerror(-r));
+		} else {
+			printf("%s: %s\n", kvers[k],
+			       regen ? "regenerated" : "no appended segment (nothing to do)");
+		}
+	}
+	return failures ? 1 : 0;
+}
+
 int cmd_initramfs(struct dk_ctx *ctx, int argc, char **argv)
 {
 	if (argc < 2)
@@ -151,6 +184,8 @@ int cmd_initramfs(struct dk_ctx *ctx, int argc, char **argv)
 		printf("%s\n", initramfs_tool_name(initramfs_detect_tool(ctx->root)));
 		return 0;
 	}
+	if (streq(sub, "regenerate-appended"))
+		return do_regenerate_appended(ctx, argc - 2, argv + 2);
 	if (streq(sub, "regenerate"))
 		return do_regenerate(ctx, argc - 2, argv + 2);
 	return usage();

@@ -63,7 +63,7 @@ static const struct verb verbs[] = {
 	{ "conf", cmd_conf, V_RAW,
 	  "[-k KVER] [-a ARCH] [--source-dir DIR] FILE  print a dkms.conf as dkms reads it" },
 	{ "initramfs", cmd_initramfs, V_RAW,
-	  "list|has|append|find|detect|regenerate  inspect and update initramfs images" },
+	  "list|has|append|find|detect|regenerate[-appended]  inspect and update initramfs images" },
 	{ "help", cmd_help, 0, "  this help" },
 };
 
