@@ -61,6 +61,19 @@ fi
 [ "$to_s" -gt "$budget" ] || fail "TimeoutStartSec ($to_s s) must exceed boot_budget ($budget s)"
 ok "TimeoutStartSec=$to_s s above boot_budget=$budget s"
 
+# boot's exit statuses (src/tools/cmd-agent.c) and the unit agree: only
+# "budget spent, the build goes on in the background" counts as success,
+# so that systemd keeps that build alive; a failed build or refresh fails
+# the unit. (t-agent runs boot into each of these statuses.)
+src=$TOP/src/tools/cmd-agent.c
+budget_rc=$(sed -n 's/.*BOOT_EXIT_BUDGET = \([0-9]*\),.*/\1/p' "$src")
+refresh_rc=$(sed -n 's/.*BOOT_EXIT_REFRESH = \([0-9]*\),.*/\1/p' "$src")
+[ -n "$budget_rc" ] && [ -n "$refresh_rc" ] || fail "boot's exit statuses not found in $src"
+grep -qx "SuccessExitStatus=$budget_rc" "$unit" || fail "unit lacks SuccessExitStatus=$budget_rc"
+grep -q "status $budget_rc" "$unit" && grep -q "$refresh_rc (the initramfs refresh" "$unit" ||
+	fail "the unit's comment does not describe boot's statuses $budget_rc and $refresh_rc"
+ok "exit statuses: $budget_rc keeps the unit active, 1 and $refresh_rc fail it"
+
 # As installed (make install), dkms.service is this unit: enabling it by that
 # name is all a user does, and disabling it by either name undoes it.
 case $O in /*) B=$O ;; *) B=$TOP/$O ;; esac
