@@ -103,6 +103,7 @@ head -c 3000000 /dev/urandom >"$T/img/usr/share/filler/blob"
 (cd "$T/img" && find . | cpio -o -H newc --quiet) >"$ROOT/$IMG"
 cp "$T/img/$MD/hello.ko" "$T/old-hello.ko"
 cp "$ROOT/$IMG" "$T/old-initrd"
+OLD_SIZE=$(stat -c %s "$T/old-initrd")
 head -c 1500000 /dev/urandom >"$T/payload"
 
 cp -a "$T/tpl-added" "$T/tpl-built"
@@ -132,6 +133,30 @@ module_ok() {
 	local vm
 	vm=$("$MODINFO" -F vermagic "$1" 2>/dev/null) || return 1
 	[ "${vm%% *}" = "$K" ]
+}
+
+# kernel_view_ok WHAT IMAGE: past the old image's end, the kernel finds
+# nothing, NULs (skipped), a complete zstd segment, or NULs followed by bytes
+# that are no archive at all: it stops there with the old files unpacked and
+# never unpacks a part of a new segment. (Our readers know the journal; the
+# kernel does not: this looks at the bytes only.)
+kernel_view_ok() {
+	local what=$1 img=$2 size off magic
+	size=$(stat -c %s "$img")
+	[ "$size" -gt "$OLD_SIZE" ] || return 0
+	off=$(tail -c +$((OLD_SIZE + 1)) "$img" | od -An -v -tx1 -w1 | awk '$1 != "00" { print NR - 1; exit }')
+	[ -n "$off" ] || return 0
+	magic=$(tail -c +$((OLD_SIZE + off + 1)) "$img" | head -c 6 | od -An -tx1 | tr -d ' \n')
+	case $magic in
+	28b52ffd*)
+		mkdir -p "$T/kv"
+		cp "$img" "$T/kv/image" # without the journal beside it: the kernel's view
+		"$DKMS_AGENT" initramfs list "$T/kv/image" >/dev/null 2>&1 ||
+			fail "$what: a zstd segment in place but incomplete: the kernel would unpack part of it"
+		;;
+	1f8b* | 1f9e* | fd377a585a00 | 02214c18* | 303730373031 | 303730373032 | 425a68* | 5d0000* | 894c5a4f*)
+		fail "$what: an archive magic ($magic) in front of an unfinished segment" ;;
+	esac
 }
 
 # invariants WHAT: checks the tree and module directory of $ROOT after a kill.
@@ -184,7 +209,10 @@ invariants() {
 	dk check -k "$K" >"$T/check.out" 2>&1 || rc=$?
 	[ "$rc" -le 1 ] || fail "$what: check exited $rc: $(cat "$T/check.out")"
 	! grep -q dkms-tmp "$T/check.out" || fail "$what: check shows a temp file: $(grep dkms-tmp "$T/check.out")"
-	# The initramfs: the old image or a complete new one.
+	# The initramfs: the old image or a complete new one, as the kernel
+	# reads it: appends happen in place, so the old bytes never change.
+	cmp -s -n "$OLD_SIZE" "$ROOT/$IMG" "$T/old-initrd" || fail "$what: the old bytes of the initramfs changed"
+	kernel_view_ok "$what" "$ROOT/$IMG"
 	"$DKMS_AGENT" initramfs list "$ROOT/$IMG" >/dev/null 2>"$T/list.err" ||
 		fail "$what: the initramfs cannot be read after the kill: $(cat "$T/list.err")"
 	[ "$(dk initramfs find "$K")" = "$ROOT/$IMG" ] || fail "$what: initramfs find: $(dk initramfs find "$K")"
@@ -266,7 +294,7 @@ run_op() {
 }
 
 repair_and_verify() { # OP
-	local op=$1 rc=0
+	local op=$1 rc=0 left
 	case $op in
 	install | autoinstall | autoinstall-build | uninstall)
 		dk autoinstall -k "$K" >"$T/repair.out" 2>&1 || fail "$op: repair autoinstall failed: $(cat "$T/repair.out")"
@@ -291,10 +319,14 @@ repair_and_verify() { # OP
 			# next boot takes the fast path and never refreshes the initramfs.
 			regression "$op: after kill ($crash_rc) + boot the initramfs still holds the old hello.ko"
 		fi
+		left=$(find "$ROOT/boot" -name '*.dkms-tmp*' -o -name '*.dkms-append')
+		[ -z "$left" ] || fail "$op: left behind after a kill and a boot: $left"
 		;;
 	append)
 		"$DKMS_AGENT" initramfs append "$ROOT/$IMG" "$T/payload:/usr/lib/payload" >"$T/repair.out" 2>&1 ||
 			fail "append: repeating it failed: $(cat "$T/repair.out")"
+		left=$(find "$ROOT/boot" -name '*.dkms-tmp*' -o -name '*.dkms-append')
+		[ -z "$left" ] || fail "append: left behind after a kill and a repeated append: $left"
 		"$DKMS_AGENT" initramfs has "$ROOT/$IMG" /usr/lib/payload "$T/payload" >/dev/null ||
 			fail "append: the payload is not in the image after repeating the append"
 		;;
