@@ -108,29 +108,34 @@ static void image_remedy(const struct dk_ctx *ctx, const struct report *rep, con
 		printf("      \u2192 %s boot -k %s --force\n", rep->prog, kver);
 }
 
-/* The DKMS module an image entry under lib/modules/K (outside kernel/) is a
- * copy of, if any. */
-static struct agent_mod *dkms_module_of(const struct initramfs_file *f, const char *kver,
-					struct agent_mod *mods, size_t n)
+/* Whether an image entry is a copy of a DKMS module: a module file under
+ * lib/modules/K outside kernel/ named like one of ours, or anything under
+ * updates/dkms (DKMS's own directory, maybe of a module since removed).
+ * *ret_mod is the registered module it belongs to, or NULL. */
+static bool dkms_copy(const struct initramfs_file *f, const char *kver, struct agent_mod *mods,
+		      size_t n, struct agent_mod **ret_mod)
 {
 	_cleanup_free_ char *a = xasprintf("lib/modules/%s/", kver);
 	_cleanup_free_ char *b = xasprintf("usr/lib/modules/%s/", kver);
 	const char *rel = startswith(f->name, a);
 	if (!rel)
 		rel = startswith(f->name, b);
+	*ret_mod = NULL;
 	if (!rel || startswith(rel, "kernel/") || !S_ISREG(f->mode) || !strstr(rel, ".ko"))
-		return NULL;
+		return false;
 	_cleanup_free_ char *name = agent_module_name(rel);
 	for (size_t i = 0; i < n; i++) {
-		if (strv_contains(mods[i].dest_names, name))
-			return &mods[i];
-		for (size_t k = 0; mods[i].files && mods[i].files[k]; k++) {
+		bool match = strv_contains(mods[i].dest_names, name);
+		for (size_t k = 0; !match && mods[i].files && mods[i].files[k]; k++) {
 			_cleanup_free_ char *fn = agent_module_name(mods[i].files[k]);
-			if (streq(fn, name))
-				return &mods[i];
+			match = streq(fn, name);
+		}
+		if (match) {
+			*ret_mod = &mods[i];
+			return true;
 		}
 	}
-	return NULL;
+	return startswith(rel, "updates/dkms/");
 }
 
 static void json_module(bool *first, const char *name, const char *path, bool present, bool current,
@@ -247,11 +252,11 @@ static void check_initramfs(const struct dk_ctx *ctx, struct report *rep, const 
 	/* Any other copy of a DKMS module: not the installed build. */
 	for (size_t k = 0; r >= 0 && k < img->n_files; k++) {
 		const struct initramfs_file *f = &img->files[k];
-		struct agent_mod *m = dkms_module_of(f, kver, mods, n);
+		struct agent_mod *m;
 		bool known = false;
 		for (size_t s = 0; s < nseen && !known; s++)
 			known = seen[s] == f;
-		if (!m || known)
+		if (known || !dkms_copy(f, kver, mods, n, &m))
 			continue;
 		rep->problems++;
 		_cleanup_free_ char *name = agent_module_name(f->name);
@@ -259,9 +264,13 @@ static void check_initramfs(const struct dk_ctx *ctx, struct report *rep, const 
 			json_module(&first, name, f->name, true, false, false, false);
 			continue;
 		}
-		line(false,
-		     "initramfs holds /%s, a copy of %s/%s that is not the installed build (%s)",
-		     f->name, m->name, m->version, agent_state_name(m->state));
+		if (m)
+			line(false,
+			     "initramfs holds /%s, a copy of %s/%s that is not the installed build (%s)",
+			     f->name, m->name, m->version, agent_state_name(m->state));
+		else
+			line(false, "initramfs holds /%s, a DKMS module no longer registered",
+			     f->name);
 		image_remedy(ctx, rep, kver, true);
 	}
 	free(seen);
@@ -434,7 +443,8 @@ static void check_kernel(struct dk_ctx *ctx, struct report *rep, const char *kve
 	} else {
 		printf("%sKernel %s (%s)%s\n", rep->first_kernel ? "" : "\n", kver, arch,
 		       running ? " [running]" : "");
-		line(headers || !needs_build, "headers: %s", headers ? "present" : hint);
+		line(headers || !needs_build, "headers: %s%s%s", headers ? "present" : "missing (",
+		     headers ? "" : hint, headers ? "" : ")");
 		if (!headers && needs_build)
 			printf("      \u2192 apt-get install %s\n", hint);
 	}
