@@ -384,7 +384,7 @@ static void test_find_detect(void)
 	CHECK(initramfs_tool_from_name("dracut", &t) == 0 && t == INITRAMFS_TOOL_DRACUT);
 	CHECK(initramfs_tool_from_name("nope", &t) == -EINVAL);
 	_cleanup_free_ char *reason = NULL;
-	CHECK(initramfs_regenerate(root, k, INITRAMFS_TOOL_AUTO, NULL, &t, &reason) == -ENOENT);
+	CHECK(initramfs_regenerate(root, k, INITRAMFS_TOOL_AUTO, NULL, NULL, &t, &reason) == -ENOENT);
 }
 
 static const struct {
