@@ -68,10 +68,11 @@ ok "TimeoutStartSec=$to_s s above boot_budget=$budget s"
 src=$TOP/src/tools/cmd-agent.c
 budget_rc=$(sed -n 's/.*BOOT_EXIT_BUDGET = \([0-9]*\),.*/\1/p' "$src")
 refresh_rc=$(sed -n 's/.*BOOT_EXIT_REFRESH = \([0-9]*\),.*/\1/p' "$src")
-[ -n "$budget_rc" ] && [ -n "$refresh_rc" ] || fail "boot's exit statuses not found in $src"
+if [ -z "$budget_rc" ] || [ -z "$refresh_rc" ]; then fail "boot's exit statuses not found in $src"; fi
 grep -qx "SuccessExitStatus=$budget_rc" "$unit" || fail "unit lacks SuccessExitStatus=$budget_rc"
-grep -q "status $budget_rc" "$unit" && grep -q "$refresh_rc (the initramfs refresh" "$unit" ||
+if ! grep -q "status $budget_rc" "$unit" || ! grep -q "$refresh_rc (the initramfs refresh" "$unit"; then
 	fail "the unit's comment does not describe boot's statuses $budget_rc and $refresh_rc"
+fi
 ok "exit statuses: $budget_rc keeps the unit active, 1 and $refresh_rc fail it"
 
 # As installed (make install), dkms.service is this unit: enabling it by that
