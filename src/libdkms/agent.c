@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <dirent.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -83,20 +84,40 @@ struct quick {
 	bool distro_loc_known;
 };
 
+/* Concatenates the strings (NULL ends them) into buf[PATH_MAX]; false when
+ * the result would not fit. snprintf() costs the fast path more than all
+ * its system calls. */
+static bool concat(char *buf, ...)
+{
+	va_list ap;
+	size_t n = 0;
+	bool fits = true;
+	va_start(ap, buf);
+	for (const char *s; fits && (s = va_arg(ap, const char *));) {
+		size_t l = strlen(s);
+		fits = n + l < PATH_MAX;
+		if (fits) {
+			memcpy(buf + n, s, l);
+			n += l;
+		}
+	}
+	va_end(ap);
+	buf[n] = 0;
+	return fits;
+}
+
 static bool installed_at(struct quick *q, const char *loc, const char *file)
 {
 	char p[PATH_MAX];
 	struct stat st;
-	int n = snprintf(p, sizeof(p), "%s%s/%s", q->kdir, loc, file);
-	return n > 0 && (size_t)n < sizeof(p) && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+	return concat(p, q->kdir, loc, "/", file, NULL) && stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* Every built file of the installed version is in the module directory. */
 static bool quick_files_present(struct quick *q, const char *m, const char *target)
 {
 	char p[PATH_MAX];
-	int n = snprintf(p, sizeof(p), "%s/%s/%s/module", q->tree, m, target);
-	if (n < 0 || (size_t)n >= sizeof(p) || target[0] == '/')
+	if (target[0] == '/' || !concat(p, q->tree, "/", m, "/", target, "/module", NULL))
 		return false;
 	DIR *d = opendir(p);
 	if (!d)
@@ -123,8 +144,7 @@ static bool quick_files_present(struct quick *q, const char *m, const char *targ
 static bool quick_has_added_version(struct quick *q, const char *m)
 {
 	char p[PATH_MAX];
-	int n = snprintf(p, sizeof(p), "%s/%s", q->tree, m);
-	if (n < 0 || (size_t)n >= sizeof(p))
+	if (!concat(p, q->tree, "/", m, NULL))
 		return false;
 	DIR *d = opendir(p);
 	if (!d)
@@ -135,8 +155,7 @@ static bool quick_has_added_version(struct quick *q, const char *m)
 		if (de->d_name[0] == '.' || startswith(de->d_name, "kernel-"))
 			continue;
 		char s[PATH_MAX];
-		n = snprintf(s, sizeof(s), "%s/%s/source", p, de->d_name);
-		found = n > 0 && (size_t)n < sizeof(s) && access(s, F_OK) == 0;
+		found = concat(s, p, "/", de->d_name, "/source", NULL) && access(s, F_OK) == 0;
 	}
 	closedir(d);
 	return found;
@@ -162,8 +181,7 @@ int agent_boot_candidates(const struct dk_ctx *ctx, const char *kver, const char
 		if (m[0] == '.')
 			continue;
 		char link[PATH_MAX], target[PATH_MAX];
-		int k = snprintf(link, sizeof(link), "%s/%s/kernel-%s-%s", tree, m, kver, arch);
-		if (k < 0 || (size_t)k >= sizeof(link))
+		if (!concat(link, tree, "/", m, "/kernel-", kver, "-", arch, NULL))
 			continue;
 		ssize_t t = readlink(link, target, sizeof(target) - 1);
 		bool ok;
