@@ -110,3 +110,94 @@ grep -q "hello/1.0: installed" "$T/check6" || fail "check stopped at the corrupt
 ok corrupt-initramfs
 expect_rc 2 dk check extra-arg
 ok usage
+
+# ---------------------------------------------------------------------------
+# boot judges by the files, in a few system calls, and exits honestly.
+add_fixture "$ROOT" twoko 2.1 # its source was taken away above
+(cd "$T/img" && find . | cpio -o -H newc --quiet) >"$ROOT/boot/initrd.img-$K"
+dk boot -k "$K" --force >/dev/null 2>&1 || true
+expect_rc 0 dk boot -k "$K"
+MOD=$ROOT/lib/modules/$K/updates/dkms/hello.ko
+BUILT=$ROOT/var/lib/dkms/hello/1.0/$K/$A/module/hello.ko
+
+# The fast path reads no dkms.conf and starts no process, even with a module
+# excluded for this kernel: the boot run before recorded that it needs
+# nothing, and an edit of its dkms.conf voids that.
+fastpath() { # WHAT
+	strace -f -qq -e trace=openat,execve,clone,fork,vfork,clone3 -o "$T/strace" "$DKMS_AGENT" --root "$ROOT" boot -k "$K"
+	! grep -q 'dkms.conf' "$T/strace" || fail "$1: the fast path read a dkms.conf: $(grep dkms.conf "$T/strace")"
+	! grep -qE 'clone|fork' "$T/strace" || fail "$1: the fast path started a process"
+}
+if command -v strace >/dev/null; then
+	fastpath "with an excluded module"
+	touch "$ROOT/usr/src/exclusive-1.0/dkms.conf"
+	strace -f -qq -e trace=clone,fork,clone3 -o "$T/strace" "$DKMS_AGENT" --root "$ROOT" boot -k "$K"
+	grep -qE 'clone|fork' "$T/strace" || fail "an edited dkms.conf did not void the record"
+	fastpath "after the edited dkms.conf was read again"
+	ok "fast path: no dkms.conf, no process"
+fi
+
+# A .ko deleted from the module directory: missing, whatever the tree says.
+rm "$MOD"
+expect_rc 1 dk check -k "$K" >"$T/check7"
+grep -q "hello/1.0: stale — $MOD is missing" "$T/check7" || fail "deleted module not reported: $(cat "$T/check7")"
+if command -v strace >/dev/null; then
+	# ... and dkms.conf is read only after the fork, under the budget.
+	strace -f -qq -e trace=openat,clone,fork,clone3 -o "$T/strace2" "$DKMS_AGENT" --root "$ROOT" boot -k "$K" >"$T/boot7" 2>&1
+	parent=$(head -n1 "$T/strace2" | awk '{ print $1 }')
+	! grep "^$parent " "$T/strace2" | grep -q 'dkms.conf' || fail "boot read a dkms.conf before the budget fork"
+else
+	dk boot -k "$K" >"$T/boot7" 2>&1
+fi
+cat "$T/boot7"
+[ -f "$MOD" ] || fail "boot did not reinstall the deleted module"
+cmp -s "$MOD" "$BUILT" || fail "the reinstalled module differs from the build"
+grep -q "1 module(s) missing for $K: hello/1.0" "$T/boot7" || fail "boot did not name the missing module"
+expect_rc 0 dk check -k "$K" >/dev/null
+ok "deleted .ko reinstalled by boot"
+
+# A failed refresh: exit 74, the refresh stays owed (check says so), the
+# next boot finishes it.
+head -c 64 /dev/urandom >"$ROOT/boot/initrd.img-$K"
+expect_rc 74 dk boot -k "$K" --force >"$T/boot8" 2>&1
+grep -q "was not refreshed" "$T/boot8" || fail "no journal line for the failed refresh: $(cat "$T/boot8")"
+expect_rc 1 dk check -k "$K" >"$T/check8"
+grep -q "refresh of $K failed or was interrupted" "$T/check8" || fail "owed refresh not reported"
+(cd "$T/img" && find . | cpio -o -H newc --quiet) >"$ROOT/boot/initrd.img-$K"
+expect_rc 0 dk boot -k "$K" >"$T/boot9" 2>&1
+[ ! -e "$ROOT/var/lib/dkms/.initramfs-pending-$K" ] || fail "the owed refresh was not done"
+ok "failed refresh: exit 74, owed, done by the next boot"
+
+# The budget runs out: exit 75 at once, a journal line naming what is still
+# missing, check reports the build until it ends, the build completes.
+cp -r "$FIXTURES/hello" "$ROOT/usr/src/slow-1.0"
+sed -i 's/^PACKAGE_NAME=.*/PACKAGE_NAME="slow"/; s/^BUILT_MODULE_NAME\[0\]=.*/BUILT_MODULE_NAME[0]="slow"/' \
+	"$ROOT/usr/src/slow-1.0/dkms.conf"
+mv "$ROOT/usr/src/slow-1.0/hello.c" "$ROOT/usr/src/slow-1.0/slow.c"
+# shellcheck disable=SC2016 # make's syntax, not the shell's
+printf '%s\n' 'obj-m := slow.o' '$(info $(shell sleep 20))' >"$ROOT/usr/src/slow-1.0/Makefile"
+dk add slow/1.0 >/dev/null
+cp "$ROOT/etc/dkms-agent.conf" "$T/conf.keep"
+echo "boot_budget=1" >>"$ROOT/etc/dkms-agent.conf"
+start=$(date +%s)
+expect_rc 75 dk boot -k "$K" >"$T/boot10" 2>&1
+took=$(($(date +%s) - start))
+cat "$T/boot10"
+[ "$took" -lt 15 ] || fail "boot held the boot for $took s with a budget of 1 s"
+grep -q "Boot budget of 1 s spent with modules still missing for $K (slow)" "$T/boot10" || fail "no journal line naming the missing module"
+rec=$ROOT/var/lib/dkms/.boot-running-$K
+[ -f "$rec" ] || fail "no record of the build going on"
+pid=$(head -n1 "$rec")
+expect_rc 1 dk check -k "$K" >"$T/check10"
+grep -q "dkms-agent boot (pid $pid) is still building for $K after its budget: slow still missing" "$T/check10" ||
+	fail "check does not report the running build: $(cat "$T/check10")"
+for _ in $(seq 1 600); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.5
+done
+kill -0 "$pid" 2>/dev/null && fail "the background build did not end"
+[ ! -e "$rec" ] || fail "record left after the build ended"
+[ -f "$ROOT/lib/modules/$K/updates/dkms/slow.ko" ] || fail "the background build did not install slow"
+cp "$T/conf.keep" "$ROOT/etc/dkms-agent.conf"
+expect_rc 0 dk check -k "$K" >/dev/null
+ok "budget spent: exit 75, build finished in the background"

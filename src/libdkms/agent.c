@@ -82,6 +82,8 @@ struct quick {
 	char kdir[PATH_MAX]; /* <root>/lib/modules/K */
 	char *distro_loc;    /* the distribution's location, when not /updates/dkms */
 	bool distro_loc_known;
+	char *skip; /* the skip record, once read */
+	bool skip_loaded;
 };
 
 /* Concatenates the strings (NULL ends them) into buf[PATH_MAX]; false when
@@ -161,6 +163,117 @@ static bool quick_has_added_version(struct quick *q, const char *m)
 	return found;
 }
 
+/* Modules the boot run found to need nothing although they are not
+ * installed (excluded by BUILD_EXCLUSIVE, or not AUTOINSTALL), recorded so
+ * that the next fast path skips them without reading their dkms.conf:
+ * <dkms_tree>/.boot-skip-KVER-ARCH, a line "config KEY" for the kernel's
+ * .config, then "MODULE VERSION KEY" lines. A key is the identity and times
+ * of what the decision read; any change to them (a version added, dkms.conf
+ * edited, the kernel's configuration replaced) voids the line. */
+static char *skip_record(const struct dk_ctx *ctx, const char *kver, const char *arch)
+{
+	_cleanup_free_ char *n = xasprintf(".boot-skip-%s-%s", kver, arch);
+	return ctx_dkms_path(ctx, n);
+}
+
+static void stat_key(const char *p, char *buf, size_t size, size_t *pos)
+{
+	struct stat st;
+	int n = stat(p, &st) < 0
+			? snprintf(buf + *pos, size - *pos, " -")
+			: snprintf(buf + *pos, size - *pos, " %llu.%llu.%lld.%ld.%lld",
+				   (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+				   (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+				   (long long)st.st_size);
+	if (n > 0 && (size_t)n < size - *pos)
+		*pos += (size_t)n;
+}
+
+static void module_key(const char *tree, const char *m, const char *v, char *buf, size_t size)
+{
+	char p[PATH_MAX];
+	size_t pos = 0;
+	buf[0] = 0;
+	if (concat(p, tree, "/", m, NULL))
+		stat_key(p, buf, size, &pos);
+	if (concat(p, tree, "/", m, "/", v, "/source/dkms.conf", NULL))
+		stat_key(p, buf, size, &pos);
+}
+
+static void config_key(const struct dk_ctx *ctx, const char *kver, char *buf, size_t size)
+{
+	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
+	_cleanup_free_ char *conf = path_join(ksrc, ".config");
+	size_t pos = 0;
+	buf[0] = 0;
+	stat_key(conf, buf, size, &pos);
+}
+
+void agent_boot_skip_write(const struct dk_ctx *ctx, const char *kver, const char *arch,
+			   const struct agent_mod *mods, size_t n)
+{
+	_cleanup_free_ char *tree = ctx_dkms_path(ctx, "");
+	_cleanup_free_ char *path = skip_record(ctx, kver, arch);
+	_cleanup_free_ char *text = NULL;
+	char key[256];
+	size_t lines = 0;
+	config_key(ctx, kver, key, sizeof(key));
+	text = xasprintf("config%s\n", key);
+	for (size_t i = 0; i < n; i++) {
+		bool skip = mods[i].state == AGENT_EXCLUDED ||
+			    (!mods[i].autoinstall &&
+			     (mods[i].state == AGENT_BUILT || mods[i].state == AGENT_NOT_BUILT));
+		if (!skip)
+			continue;
+		module_key(tree, mods[i].name, mods[i].version, key, sizeof(key));
+		char *t = xasprintf("%s%s %s%s\n", text, mods[i].name, mods[i].version, key);
+		free(text);
+		text = t;
+		lines++;
+	}
+	if (lines)
+		write_file_atomic(path, text, strlen(text), 0644);
+	else
+		unlink(path);
+}
+
+/* Whether the record says m needs nothing, and still holds. */
+static bool quick_skipped(struct quick *q, const char *m)
+{
+	if (!q->skip_loaded) {
+		q->skip_loaded = true;
+		_cleanup_free_ char *p = skip_record(q->ctx, q->kver, q->arch);
+		char key[256];
+		if (read_full_file(p, &q->skip, NULL, 1 << 20) < 0)
+			return false;
+		config_key(q->ctx, q->kver, key, sizeof(key));
+		size_t l = strcspn(q->skip, "\n");
+		if (!startswith(q->skip, "config") || l != 6 + strlen(key) ||
+		    strncmp(q->skip + 6, key, l - 6) != 0) {
+			free(q->skip);
+			q->skip = NULL;
+		}
+	}
+	size_t ml = strlen(m);
+	for (const char *line = q->skip; line && *line;) {
+		const char *end = line + strcspn(line, "\n");
+		if (strncmp(line, m, ml) == 0 && line[ml] == ' ') {
+			const char *v = line + ml + 1;
+			size_t vl = strcspn(v, " \n");
+			char ver[NAME_MAX + 1], key[256];
+			if (vl == 0 || vl > NAME_MAX)
+				return false;
+			memcpy(ver, v, vl);
+			ver[vl] = 0;
+			module_key(q->tree, m, ver, key, sizeof(key));
+			return (size_t)(end - (v + vl)) == strlen(key) &&
+			       strncmp(v + vl, key, strlen(key)) == 0;
+		}
+		line = *end ? end + 1 : end;
+	}
+	return false;
+}
+
 int agent_boot_candidates(const struct dk_ctx *ctx, const char *kver, const char *arch, char ***ret)
 {
 	_cleanup_free_ char *tree = ctx_dkms_path(ctx, "");
@@ -189,7 +302,7 @@ int agent_boot_candidates(const struct dk_ctx *ctx, const char *kver, const char
 			target[t] = 0;
 			ok = quick_files_present(&q, m, target);
 		} else {
-			ok = !quick_has_added_version(&q, m);
+			ok = !quick_has_added_version(&q, m) || quick_skipped(&q, m);
 		}
 		if (!ok) {
 			strv_push(&l, m);
@@ -198,6 +311,7 @@ int agent_boot_candidates(const struct dk_ctx *ctx, const char *kver, const char
 	}
 	closedir(d);
 	free(q.distro_loc);
+	free(q.skip);
 	*ret = l;
 	return n;
 }

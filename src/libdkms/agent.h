@@ -39,6 +39,12 @@ const char *agent_state_name(enum agent_mod_state s);
 int agent_boot_candidates(const struct dk_ctx *ctx, const char *kver, const char *arch,
 			  char ***ret);
 
+/* Records, after a full scan by the boot run, the modules that need nothing
+ * for kver/arch although not installed (excluded, not AUTOINSTALL), so that
+ * agent_boot_candidates() skips them while nothing they depend on changes. */
+void agent_boot_skip_write(const struct dk_ctx *ctx, const char *kver, const char *arch,
+			   const struct agent_mod *mods, size_t n);
+
 /* Fills *ret with one entry per registered module (newest added version, or
  * the installed one). With quick, installed modules are judged from the
  * tree and the module files alone (no dkms.conf read, no vermagic check). */

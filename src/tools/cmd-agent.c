@@ -335,6 +335,7 @@ static int boot_repair(struct dk_ctx *ctx, const char *kver, const char *arch)
 	for (size_t i = 0; i < n; i++)
 		work += agent_mod_needs_work(&mods[i], force);
 	_cleanup_free_ char *before = missing_list(mods, n);
+	agent_boot_skip_write(ctx, kver, arch, mods, n);
 	if (!work && !force && !path_exists(marker)) {
 		/* Nothing to do after all (a module excluded for this kernel,
 		 * or not AUTOINSTALL): quiet, as the fast path. A build that
@@ -373,6 +374,7 @@ static int boot_repair(struct dk_ctx *ctx, const char *kver, const char *arch)
 	if (ctx->load_modules)
 		load_needed(ctx, mods, n, kver);
 	_cleanup_free_ char *after = missing_list(mods, n);
+	agent_boot_skip_write(ctx, kver, arch, mods, n);
 	agent_mods_free(mods, n);
 	if (work || after)
 		log_info("dkms-agent: %d module(s) installed for %s, %d failed%s%s", installed,
