@@ -363,9 +363,9 @@ static void scan_one(const struct dk_ctx *ctx, const struct dk_tree *t, struct a
 		}
 	}
 	_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
-	_cleanup_free_ char *src = tree_source_dir(t, m->name, m->version);
+	_cleanup_free_ char *src = ctx_source_dir(ctx, m->name, m->version);
 	char *err = NULL;
-	if (!src)
+	if (!path_is_dir(src))
 		err = xasprintf("the source link of %s/%s is dangling", m->name, m->version);
 	else if (module_load(ctx, m->name, m->version, NULL, kver, arch, &pkg, &err) >= 0)
 		err = NULL;

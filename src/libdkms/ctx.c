@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/utsname.h>
 
+#include "chase.h"
 #include "ctx.h"
 #include "framework.h"
 #include "log.h"
@@ -84,6 +86,27 @@ char *ctx_tree_path(const struct dk_ctx *ctx, const char *tree, ...)
 	}
 	va_end(ap);
 	return r;
+}
+
+char *ctx_resolved_path(const struct dk_ctx *ctx, const char *p)
+{
+	_cleanup_close_ int root_fd = open_root(ctx->root);
+	if (root_fd < 0)
+		return ctx_path(ctx, p);
+	_cleanup_free_ char *inside = NULL;
+	_cleanup_close_ int fd = chase(root_fd, p, CHASE_IN_ROOT, O_PATH, &inside);
+	if (fd < 0) {
+		log_debug("%s does not resolve inside %s: %s", p,
+			  isempty(ctx->root) ? "/" : ctx->root, strerror(-fd));
+		return ctx_path(ctx, p);
+	}
+	return ctx_path(ctx, inside);
+}
+
+char *ctx_source_dir(const struct dk_ctx *ctx, const char *m, const char *v)
+{
+	_cleanup_free_ char *link = path_join(ctx->dkms_tree, m, v, "source");
+	return ctx_resolved_path(ctx, link);
 }
 
 const char *ctx_arch(const struct dk_ctx *ctx)

@@ -59,6 +59,17 @@ char *ctx_path(const struct dk_ctx *ctx, const char *p);
 #define ctx_install_path(ctx, ...) ctx_tree_path((ctx), (ctx)->install_tree, __VA_ARGS__, NULL)
 char *ctx_tree_path(const struct dk_ctx *ctx, const char *tree, ...);
 
+/* Returns a new string: the host path of p (a path inside the root), its
+ * symbolic links followed as a chroot into the root follows them: an
+ * absolute link such as /usr/src/foo-1.0 -> /opt/foo leads to
+ * <root>/opt/foo, never to the host's /opt. Where p does not resolve (it or
+ * a link on the way is missing), the plain <root>p, for the caller's error
+ * message. */
+char *ctx_resolved_path(const struct dk_ctx *ctx, const char *p);
+/* The source tree of m/v as ctx_resolved_path() finds it, through the dkms
+ * tree's source link: <root><dkms_tree>/m/v/source followed inside the root. */
+char *ctx_source_dir(const struct dk_ctx *ctx, const char *m, const char *v);
+
 /* The arch for kernel kver: explicit -a, else the machine's. */
 const char *ctx_arch(const struct dk_ctx *ctx);
 /* The kernel .config for kver (host path): --config, else <ksrc>/.config. */

@@ -309,8 +309,7 @@ static int build_in(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 {
 	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
 	_cleanup_free_ char *kconfig = ctx_kernel_config(ctx, kver);
-	_cleanup_free_ char *src =
-		path_join(ctx->root, ctx->dkms_tree, pkg->name, pkg->version, "source");
+	_cleanup_free_ char *src = ctx_source_dir(ctx, pkg->name, pkg->version);
 	_cleanup_close_ int log_fd = open_log(log, pkg, kver, arch);
 	if (log_fd < 0)
 		return fail(res, DK_EXIT_BUILD_FAILED, log_fd, xasprintf("Cannot write %s", log));

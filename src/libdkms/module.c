@@ -85,8 +85,8 @@ static char *directives_file(char **directives)
 int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const char *conf_path,
 		const char *kver, const char *arch, struct dk_pkg **ret, char **ret_error)
 {
-	_cleanup_free_ char *conf =
-		conf_path ? xstrdup(conf_path) : ctx_dkms_path(ctx, m, v, "source", "dkms.conf");
+	_cleanup_free_ char *src = conf_path ? NULL : ctx_source_dir(ctx, m, v);
+	_cleanup_free_ char *conf = conf_path ? xstrdup(conf_path) : path_join(src, "dkms.conf");
 	int t = check_trust(ctx, m, v, conf, ret_error);
 	if (t < 0)
 		return t;

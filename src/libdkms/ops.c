@@ -149,7 +149,7 @@ static void job_prepare(const struct dk_ctx *ctx, struct dk_job *j, unsigned fla
 		kbuild_unbuild(ctx, j->m, j->v, j->kver, j->arch);
 	}
 	/* A binaries-only stub (dkms.conf alone) cannot be built. */
-	_cleanup_free_ char *src = ctx_dkms_path(ctx, j->m, j->v, "source");
+	_cleanup_free_ char *src = ctx_source_dir(ctx, j->m, j->v);
 	_cleanup_strv_free_ char **files = NULL;
 	dir_list(src, &files);
 	if (j->pkg->n_modules > 0 && strv_length(files) < 2)

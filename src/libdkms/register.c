@@ -78,7 +78,9 @@ int register_add(const struct dk_ctx *ctx, const char *m, const char *v, char **
 			       m, v),
 		       3;
 	_cleanup_free_ char *name = xasprintf("%s-%s", m, v);
-	_cleanup_free_ char *src = ctx_source_path(ctx, name);
+	/* /usr/src/m-v may be a link to /opt/m: followed inside the root. */
+	_cleanup_free_ char *in_root = path_join(ctx->source_tree, name);
+	_cleanup_free_ char *src = ctx_resolved_path(ctx, in_root);
 	_cleanup_free_ char *conf = path_join(src, "dkms.conf");
 	if (!path_is_dir(src))
 		return reason_set(
@@ -120,7 +122,8 @@ int register_add(const struct dk_ctx *ctx, const char *m, const char *v, char **
 bool register_is_broken(const struct dk_ctx *ctx, const char *m, const char *v)
 {
 	_cleanup_free_ char *vdir = ctx_dkms_path(ctx, m, v);
-	_cleanup_free_ char *conf = ctx_dkms_path(ctx, m, v, "source", "dkms.conf");
+	_cleanup_free_ char *src = ctx_source_dir(ctx, m, v);
+	_cleanup_free_ char *conf = path_join(src, "dkms.conf");
 	return path_is_dir(vdir) && !path_is_reg(conf);
 }
 

@@ -123,7 +123,7 @@ char **script_shell_argv(const struct script_vars *v, const char *cmd)
 int script_run_source(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *what,
 		      const char *line, const char *kver, int out_fd)
 {
-	_cleanup_free_ char *dir = ctx_dkms_path(ctx, pkg->name, pkg->version, "source");
+	_cleanup_free_ char *dir = ctx_source_dir(ctx, pkg->name, pkg->version);
 	_cleanup_strv_free_ char **argv = script_argv(dir, line);
 	if (!argv)
 		return 0;

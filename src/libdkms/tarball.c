@@ -59,7 +59,7 @@ static int make_in(const struct dk_ctx *ctx, const char *tmp, const char *m, con
 		free(names);
 		names = xstrdup("source-only");
 	}
-	_cleanup_free_ char *src = ctx_dkms_path(ctx, m, v, "source");
+	_cleanup_free_ char *src = ctx_source_dir(ctx, m, v);
 	if (o->binaries_only) {
 		_cleanup_free_ char *bo = path_join(tmp, "dkms_binaries_only");
 		_cleanup_free_ char *pn = path_join(bo, "PACKAGE_NAME");
@@ -229,7 +229,8 @@ static int load_in(const struct dk_ctx *ctx, const char *tmp, const struct tarba
 	}
 	if (bin) {
 		_cleanup_free_ char *name = xasprintf("%s-%s", m, v);
-		_cleanup_free_ char *usr = ctx_source_path(ctx, name);
+		_cleanup_free_ char *in_root = path_join(ctx->source_tree, name);
+		_cleanup_free_ char *usr = ctx_resolved_path(ctx, in_root);
 		if (!path_is_dir(usr)) {
 			/* No source on the system: a stub with only dkms.conf. */
 			_cleanup_free_ char *sd = ctx_dkms_path(ctx, m, v, "source");

@@ -17,7 +17,7 @@ int cmd_mktarball(struct dk_ctx *ctx, int argc, char **argv)
 		return r;
 	if ((r = dkms_not_broken(ctx)))
 		return r;
-	_cleanup_free_ char *vdir = ctx_dkms_path(ctx, ctx->module, ctx->version, "source");
+	_cleanup_free_ char *vdir = ctx_source_dir(ctx, ctx->module, ctx->version);
 	if (!path_exists(vdir))
 		return log_error("The module/version combo: %s-%s is not located in the DKMS tree.",
 				 ctx->module, ctx->version),
