@@ -63,7 +63,9 @@ $(O)/unit/%: tests/unit/%.c $(LIB_OBJS)
 deps:
 	@.ci/deps
 
-check: deps all $(UNIT_BINS)
+unit: $(UNIT_BINS)
+
+check: deps all unit
 	@O=$(O) tests/run
 
 demo: deps all
@@ -75,7 +77,7 @@ format-check:
 clean:
 	rm -rf build build-san tests/out demo
 
-.PHONY: all check demo deps clean format-check
+.PHONY: all unit check demo deps clean format-check
 
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
 
