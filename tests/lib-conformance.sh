@@ -12,10 +12,13 @@ export A_ # used by the tests that source this file
 TH=$T/theirs OU=$T/ours
 mkdir -p "$T/hostdkms"
 
-# theirs ARGS...: Debian's dkms on $TH, from the current directory.
+# theirs ARGS...: Debian's dkms on $TH, from the current directory. With
+# $THEIRS_OS_RELEASE set, that file is its /etc/os-release (dkms reads the
+# host's; ours reads the root's: put the same file in $OU/etc).
 theirs() {
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	unshare -m sh -c 'mount --bind "$1" /var/lib/dkms && shift && exec "$@"' sh "$T/hostdkms" \
+	unshare -m sh -c 'mount --bind "$1" /var/lib/dkms && { [ -z "$2" ] || mount --bind "$2" /etc/os-release; } && shift 2 && exec "$@"' \
+		sh "$T/hostdkms" "${THEIRS_OS_RELEASE:-}" \
 		env mok_signing_key="$T/hostdkms/mok.key" mok_certificate="$T/hostdkms/mok.pub" \
 		dkms "$@" --dkmstree "$TH/var/lib/dkms" --sourcetree "$TH/usr/src" \
 		--installtree "$TH/lib/modules" --no-depmod
@@ -52,14 +55,16 @@ same_status() {
 	ours status >"$T/st.o" 2>/dev/null || true
 	diff -u "$T/st.t" "$T/st.o" || fail "status differs ($1)"
 }
-# same_files WHAT: the same files (names and types) in the dkms trees and
-# under lib/modules/K (link targets differ by design: ours are relative).
+# same_files WHAT [IGNORE]: the same files (names and types) in the dkms
+# trees and under lib/modules/K (link targets differ by design: ours are
+# relative); paths matching the grep pattern IGNORE are left out.
 same_files() {
 	local r
 	for r in "$TH" "$OU"; do
 		(cd "$r" && find var/lib/dkms lib/modules/"$K"/updates lib/modules/"$K"/extra \
 			lib/modules/"$K"/kernel usr/src -printf '%y %p\n' 2>/dev/null |
-			grep -v 'mok\.\|/log/\|/build\(/\|$\)\|/\.\|tarball' | sort) >"$r.files"
+			grep -v 'mok\.\|/log/\|/build\(/\|$\)\|/\.\|tarball' |
+			grep -v "${2:-^\$}" | sort) >"$r.files"
 	done
 	diff -u "$TH.files" "$OU.files" || fail "files differ ($1)"
 }

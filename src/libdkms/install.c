@@ -1,34 +1,63 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <dirent.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "install.h"
 #include "kmod.h"
+#include "log.h"
 #include "spawn.h"
 #include "tree.h"
 
-/* dkms overrides DEST_MODULE_LOCATION per distribution family. */
-static const char *distro_location(const struct dk_ctx *ctx)
+/* One key of the root's os-release (else the host's), unquoted, or NULL. */
+static char *os_release_value(const struct dk_ctx *ctx, const char *key)
 {
 	_cleanup_free_ char *p = ctx_path(ctx, "/etc/os-release");
 	_cleanup_free_ char *c = NULL;
 	if (read_full_file(p, &c, NULL, 1 << 20) < 0 &&
 	    read_full_file("/etc/os-release", &c, NULL, 1 << 20) < 0)
-		return "/updates/dkms";
+		return NULL;
 	_cleanup_strv_free_ char **lines = strv_split(c, "\n");
+	size_t kl = strlen(key);
 	for (size_t i = 0; lines[i]; i++) {
-		const char *v = startswith(lines[i], "ID=");
-		if (!v)
-			v = startswith(lines[i], "ID_LIKE=");
-		if (!v)
+		if (strncmp(lines[i], key, kl) != 0 || lines[i][kl] != '=')
 			continue;
-		if (strstr(v, "debian") || strstr(v, "ubuntu") || strstr(v, "arch"))
-			return "/updates/dkms";
-		if (strstr(v, "fedora") || strstr(v, "rhel") || strstr(v, "ovm"))
-			return "/extra";
-		if (strstr(v, "suse"))
-			return "/updates";
+		char *v = lines[i] + kl + 1;
+		size_t n = strlen(v);
+		if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0])
+			return xstrndup(v + 1, n - 2);
+		return xstrdup(v);
 	}
+	return NULL;
+}
+
+char *install_distribution(const struct dk_ctx *ctx)
+{
+	/* As dkms: ubuntu is itself (its ID_LIKE says debian), else ID_LIKE, else ID. */
+	char *id = os_release_value(ctx, "ID");
+	if (id && streq(id, "ubuntu"))
+		return id;
+	char *like = os_release_value(ctx, "ID_LIKE");
+	if (!isempty(like)) {
+		free(id);
+		return like;
+	}
+	free(like);
+	return id;
+}
+
+/* dkms overrides DEST_MODULE_LOCATION per distribution family. */
+static const char *distro_location(const struct dk_ctx *ctx)
+{
+	_cleanup_free_ char *d = install_distribution(ctx);
+	if (!d)
+		return "/updates/dkms";
+	if (startswith(d, "debian") || startswith(d, "ubuntu") || startswith(d, "arch"))
+		return "/updates/dkms";
+	if (startswith(d, "fedora") || startswith(d, "rhel") || startswith(d, "ovm"))
+		return "/extra";
+	if (startswith(d, "sles") || startswith(d, "suse") || startswith(d, "opensuse"))
+		return "/updates";
 	return NULL;
 }
 
@@ -73,6 +102,115 @@ static int check_version(const struct dk_ctx *ctx, const char *kver, const char 
 	return -EEXIST;
 }
 
+/* Debian and Ubuntu leave a module the kernel package ships where it is
+ * (dpkg owns that file; depmod prefers updates/); dkms 3.0.10 moves it
+ * aside on every other distribution. */
+static bool keeps_originals(const struct dk_ctx *ctx)
+{
+	_cleanup_free_ char *d = install_distribution(ctx);
+	return !d || !(startswith(d, "debian") || startswith(d, "ubuntu"));
+}
+
+/* The first regular file named name.ko[.comp] under dir, in directory order
+ * (as find(1) walks), or NULL. */
+static char *find_module_under(const char *dir, const char *name, int depth)
+{
+	DIR *d = depth <= 16 ? opendir(dir) : NULL;
+	if (!d)
+		return NULL;
+	char *found = NULL;
+	struct dirent *e;
+	while (!found && (e = readdir(d))) {
+		if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+			continue;
+		_cleanup_free_ char *p = path_join(dir, e->d_name);
+		struct stat st;
+		if (lstat(p, &st) < 0)
+			continue;
+		const char *rest = startswith(e->d_name, name);
+		if (S_ISDIR(st.st_mode))
+			found = find_module_under(p, name, depth + 1);
+		else if (S_ISREG(st.st_mode) && rest &&
+			 (streq(rest, ".ko") || streq(rest, ".ko.zst") || streq(rest, ".ko.xz") ||
+			  streq(rest, ".ko.gz")))
+			found = TAKE_PTR(p);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Moves src to dst (copying across file systems). */
+static int move_file(const char *src, const char *dst)
+{
+	_cleanup_free_ char *dir = xstrdup(dst);
+	*strrchr(dir, '/') = 0;
+	int r = mkdir_p(dir, 0755);
+	if (r < 0)
+		return r;
+	if (rename(src, dst) == 0)
+		return fsync_dir_of(dst), 0;
+	if (errno != EXDEV)
+		return -errno;
+	struct stat st;
+	if (stat(src, &st) < 0)
+		return -errno;
+	r = copy_file_atomic(src, dst, st.st_mode & 07777);
+	if (r < 0)
+		return r;
+	return unlink(src) < 0 ? -errno : 0;
+}
+
+/* A path under the root as dkms inside it would see it. */
+static const char *in_root(const struct dk_ctx *ctx, const char *host_path)
+{
+	const char *p = isempty(ctx->root) ? host_path : startswith(host_path, ctx->root);
+	return p ? p : host_path;
+}
+
+/* Before the first install of module i for kver/arch (no kernel-<kver>-<arch>
+ * link), dkms keeps a module of the same name that is already in the kernel's
+ * tree in <dkms_tree>/<m>/original_module/<kver>/<arch>/: the first of
+ * extra/, updates/, the destination directory, then anywhere in the tree.
+ * Where it came from goes beside it in NAME.ko.origin (as dkms 3.2+ writes
+ * it), so uninstall puts it back in the same place. An archive already there
+ * is never overwritten (an interrupted install), and a file equal to our own
+ * built module is ours, not an original. */
+static int archive_original(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+			    const char *arch, size_t i, const char *built, const char *dest_dir,
+			    char **ret_error)
+{
+	const char *name = pkg->modules[i].dest_name;
+	_cleanup_free_ char *keep = ctx_dkms_path(ctx, pkg->name, "original_module", kver, arch);
+	_cleanup_free_ char *kept = tree_find_module_file(keep, name);
+	_cleanup_free_ char *lname = xasprintf("kernel-%s-%s", kver, arch);
+	_cleanup_free_ char *link = ctx_dkms_path(ctx, pkg->name, lname);
+	if (kept || path_is_symlink(link) || !keeps_originals(ctx))
+		return 0;
+	_cleanup_free_ char *lib = ctx_install_path(ctx, kver);
+	_cleanup_free_ char *extra = path_join(lib, "extra"), *updates = path_join(lib, "updates");
+	char *cands[] = { tree_find_module_file(extra, name), tree_find_module_file(updates, name),
+			  tree_find_module_file(dest_dir, name), find_module_under(lib, name, 0) };
+	const char *orig = NULL;
+	for (size_t c = 0; c < ELEMENTSOF(cands) && !orig; c++)
+		if (cands[c] && path_is_reg(cands[c]) && !files_equal(cands[c], built))
+			orig = cands[c];
+	int r = 0;
+	if (orig) {
+		_cleanup_free_ char *dst = path_join(keep, path_basename(orig));
+		_cleanup_free_ char *origin = xasprintf("%s.origin", dst);
+		_cleanup_free_ char *line = xasprintf("%s\n", in_root(ctx, orig));
+		r = move_file(orig, dst);
+		if (r >= 0)
+			r = write_file_atomic(origin, line, strlen(line), 0644);
+		if (r < 0)
+			*ret_error = xasprintf("Failed to keep the original %s in %s: %s", orig,
+					       keep, strerror(-r));
+	}
+	for (size_t c = 0; c < ELEMENTSOF(cands); c++)
+		free(cands[c]);
+	return r;
+}
+
 int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 		  const char *arch, char **ret_error)
 {
@@ -100,7 +238,10 @@ int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char
 	for (size_t i = 0; srcs && srcs[i]; i++) {
 		_cleanup_free_ char *dir = xstrdup(dsts[i]);
 		*strrchr(dir, '/') = 0;
-		int r = mkdir_p(dir, 0755);
+		int r = archive_original(ctx, pkg, kver, arch, i, srcs[i], dir, ret_error);
+		if (r < 0)
+			return r;
+		r = mkdir_p(dir, 0755);
 		if (r >= 0)
 			r = copy_file_atomic(srcs[i], dsts[i], 0644);
 		if (r < 0) {
@@ -123,6 +264,59 @@ int install_publish(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 	return r;
 }
 
+/* Where the kept original f goes back: its .origin line when that is a
+ * path in the kernel's module tree, else DEST_MODULE_LOCATION (dkms 3.0.10,
+ * which wrote no .origin). */
+static char *original_target(const struct dk_ctx *ctx, const struct dk_pkg *pkg, size_t i,
+			     const char *kver, const char *f)
+{
+	_cleanup_free_ char *origin = xasprintf("%s.origin", f), *c = NULL;
+	_cleanup_free_ char *lib = ctx_install_path(ctx, kver);
+	_cleanup_free_ char *prefix = xasprintf("%s/", in_root(ctx, lib));
+	if (read_full_file(origin, &c, NULL, 1 << 16) >= 0) {
+		c[strcspn(c, "\n")] = 0;
+		if (startswith(c, prefix) && !strstr(c, "/../") && !endswith(c, "/.."))
+			return ctx_path(ctx, c);
+		log_warning("Bad original location '%s' in %s", c, origin);
+	}
+	_cleanup_free_ char *dir =
+		ctx_install_path(ctx, kver, strempty(pkg->modules[i].dest_location));
+	return path_join(dir, path_basename(f));
+}
+
+/* Puts back what archive_original kept, then removes the archive (dkms
+ * keeps a collisions/ directory for reference). Returns how many. */
+static int restore_originals(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+			     const char *arch)
+{
+	_cleanup_free_ char *top = ctx_dkms_path(ctx, pkg->name, "original_module");
+	_cleanup_free_ char *keep = path_join(top, kver, arch);
+	if (!path_is_dir(keep))
+		return 0;
+	int n = 0;
+	for (size_t i = 0; i < pkg->n_modules; i++) {
+		_cleanup_free_ char *f = tree_find_module_file(keep, pkg->modules[i].dest_name);
+		if (!f)
+			continue;
+		_cleanup_free_ char *dst = original_target(ctx, pkg, i, kver, f);
+		int r = move_file(f, dst);
+		if (r < 0) {
+			log_warning("Cannot put back %s as %s: %s", f, dst, strerror(-r));
+			return n; /* the archive stays: nothing is lost */
+		}
+		_cleanup_free_ char *origin = xasprintf("%s.origin", f);
+		unlink(origin);
+		n++;
+	}
+	_cleanup_free_ char *collisions = path_join(keep, "collisions");
+	if (path_is_dir(collisions))
+		return n;
+	rm_rf(keep);
+	rmdir_parents(keep, top);
+	rmdir(top);
+	return n;
+}
+
 int install_remove_strays(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 			  const char *arch)
 {
@@ -140,6 +334,11 @@ int install_remove_strays(const struct dk_ctx *ctx, const struct dk_pkg *pkg, co
 			n++;
 		}
 	}
+	/* Another version installed for this kernel still stands in for it. */
+	_cleanup_free_ char *lname = xasprintf("kernel-%s-%s", kver, arch);
+	_cleanup_free_ char *link = ctx_dkms_path(ctx, pkg->name, lname);
+	if (!path_is_symlink(link))
+		n += restore_originals(ctx, pkg, kver, arch);
 	return n;
 }
 
@@ -162,6 +361,7 @@ int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const cha
 			free(f);
 		}
 	}
+	restore_originals(ctx, pkg, kver, arch);
 	return 0;
 }
 

@@ -7,6 +7,9 @@
 #include "ctx.h"
 #include "pkg.h"
 
+/* dkms's "running distribution": ID for Ubuntu, else the first of ID_LIKE,
+ * else ID, from the root's os-release (else the host's); NULL if none. */
+char *install_distribution(const struct dk_ctx *ctx);
 /* Where DEST_MODULE_LOCATION lands on this distribution ("/updates/dkms" on
  * Debian, Ubuntu and Arch), for module i of pkg. With pkg NULL: the
  * distribution's location, or "/updates/dkms" where dkms.conf decides. */
@@ -22,10 +25,15 @@ int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char
 int install_publish(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 		    const char *arch, char **ret_error);
 /* Removes installed files identical to the built ones of m/v/kver/arch,
- * left by an interrupted install or uninstall (no link). Returns how many. */
+ * left by an interrupted install or uninstall (no link), and puts back kept
+ * originals when no version of m is installed for kver/arch. Returns how
+ * many files it removed or put back. */
 int install_remove_strays(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 			  const char *arch);
-/* Removes what install_module placed, link first. Does not run depmod. */
+/* Removes what install_files placed, link first, then puts back the
+ * modules kept in <dkms_tree>/<m>/original_module/<kver>/<arch>/ (where
+ * their .origin says, else in DEST_MODULE_LOCATION as dkms 3.0.10 does) and
+ * removes that directory. Does not run depmod. */
 int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 		   const char *arch);
 /* Runs depmod for kver under ctx's root. */
