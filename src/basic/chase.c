@@ -373,7 +373,7 @@ int chase_parent(int root_fd, const char *path, unsigned flags, int *ret_dir_fd,
 	return 0;
 }
 
-int chase_existing(int root_fd, const char *path, unsigned flags, char **ret_rest)
+int chase_existing(int root_fd, const char *path, unsigned flags, char **ret_rest, char **ret_path)
 {
 	struct walk w;
 	int r = walk_init(&w, root_fd, path, flags & ~CHASE_MKDIR);
@@ -394,6 +394,8 @@ int chase_existing(int root_fd, const char *path, unsigned flags, char **ret_res
 		while (l > 0 && s[l - 1] == '/')
 			l--;
 		*ret_rest = xstrndup(s, l);
+		if (ret_path)
+			*ret_path = walk_path(&w, NULL);
 	}
 	walk_done(&w);
 	return r;

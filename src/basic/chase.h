@@ -51,8 +51,9 @@ int chase_parent(int root_fd, const char *path, unsigned flags, int *ret_dir_fd,
 
 /* Resolves as much of path as exists: returns an O_DIRECTORY|O_PATH fd of the
  * deepest existing directory and the part that does not exist (relative,
- * "" when everything exists) in *ret_rest. */
-int chase_existing(int root_fd, const char *path, unsigned flags, char **ret_rest);
+ * "" when everything exists) in *ret_rest; with ret_path, the resolved path
+ * of that directory as chase() gives it. */
+int chase_existing(int root_fd, const char *path, unsigned flags, char **ret_rest, char **ret_path);
 
 /* Opens a directory as a root for chase(): O_PATH|O_DIRECTORY. path "" is "/". */
 int open_root(const char *path);

@@ -219,7 +219,11 @@ int conf_bash_eval(const struct conf_ctx *cc, const char *cache_dir, struct shva
 		strv_push(&argv, cc->base->vars[i].value);
 	}
 
-	struct spawn_opts opts = { .out_fd = -1, .quiet = 1, .timeout_sec = 0 };
+	/* Contained when the caller says so (module_load: the build user, the
+	 * system read-only), and never without a time limit. */
+	struct spawn_opts opts = {
+		.out_fd = -1, .quiet = 1, .timeout_sec = cc->timeout_sec, .sandbox = cc->sandbox
+	};
 	r = spawn_capture(argv, &opts, &out);
 	if (r < 0)
 		return log_debug_errno(r, "Could not run bash for %s: %m", cc->path);

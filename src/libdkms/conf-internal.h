@@ -39,6 +39,8 @@ struct conf_ctx {
 	const char *dkms_tree, *source_tree, *install_tree, *module, *module_version;
 	const char *parallel_jobs, *tmp_location; /* tmp_location may be NULL (undefined) */
 	const struct dk_conf *base;		  /* values already set before sourcing, or NULL */
+	const struct sandbox *sandbox;		  /* where bash runs (dk_conf_env) */
+	unsigned timeout_sec;
 };
 
 /* Evaluates text natively. Returns 1 and fills *ret (whitelisted variables

@@ -215,6 +215,8 @@ static int ctx_fill(struct conf_ctx *cc, struct ctx_owned *own, const char *path
 		own->jobs = default_jobs();
 	cc->parallel_jobs = own->jobs ? own->jobs : env->parallel_jobs;
 	cc->tmp_location = env->tmp_location;
+	cc->sandbox = env->sandbox;
+	cc->timeout_sec = env->timeout_sec ? env->timeout_sec : 120;
 	cc->module = strempty(env->module);
 	cc->module_version = strempty(env->module_version);
 	if (isempty(env->module)) {

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include "macro.h"
 
+struct sandbox;
+
 /* The context variables dkms defines while reading a dkms.conf. */
 struct dk_conf_env {
 	const char *kernelver;
@@ -23,6 +25,10 @@ struct dk_conf_env {
 	const char *parallel_jobs; /* NULL: the number of CPUs, as dkms's -j default */
 	const char *tmp_location;  /* NULL: left undefined (the reference tool's view) */
 	const char *cache_dir;	   /* host path for cached bash results, or NULL */
+	/* Where bash runs when the native reader cannot take a file (NULL: as
+	 * we are), and its time limit (0: 120 s). */
+	const struct sandbox *sandbox;
+	unsigned timeout_sec;
 };
 
 struct dk_conf_var {

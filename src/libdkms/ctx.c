@@ -8,6 +8,7 @@
 #include "ctx.h"
 #include "framework.h"
 #include "log.h"
+#include "spawn.h"
 
 void ctx_init(struct dk_ctx *ctx)
 {
@@ -18,6 +19,7 @@ void ctx_init(struct dk_ctx *ctx)
 		.tmp_location = xstrdup("/tmp"),
 		.initramfs_mode = xstrdup("regenerate"),
 		.boot_budget_sec = 300,
+		.build_timeout_sec = 3600,
 		.load_modules = true,
 	};
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -239,6 +241,10 @@ static void load_agent_conf(struct dk_ctx *ctx)
 			ctx->build_as_root = parse_bool(v);
 		else if (streq(l, "trust_unsafe_sources"))
 			ctx->trust_unsafe = parse_bool(v);
+		else if (streq(l, "build_timeout") && atoi(v) > 0)
+			ctx->build_timeout_sec = atoi(v);
+		else if (streq(l, "build_sandbox"))
+			ctx->build_sandbox_user = streq(v, "user");
 		else if (streq(l, "initramfs"))
 			set_str(&ctx->initramfs_mode, v);
 		else if (streq(l, "boot_budget") && atoi(v) > 0)
@@ -254,6 +260,7 @@ static void load_agent_conf(struct dk_ctx *ctx)
 int ctx_load_framework(struct dk_ctx *ctx)
 {
 	load_agent_conf(ctx);
+	spawn_set_default_timeout(ctx->build_timeout_sec);
 	_cleanup_free_ char *main_conf = ctx_path(ctx, "/etc/dkms/framework.conf");
 	_cleanup_free_ char *dir = ctx_path(ctx, "/etc/dkms/framework.conf.d");
 	int r = framework_read(main_conf, framework_cb, ctx);

@@ -23,8 +23,11 @@ struct dk_ctx {
 	int verbose;
 	bool quiet, force, all, no_depmod, no_initramfs, json, all_kernels;
 	bool autoinstall_all_kernels, modprobe_on_install;
-	bool build_as_root; /* true: run make as root (unprivileged builds off) */
-	bool trust_unsafe;  /* true: accept sources writable by non-root */
+	bool build_as_root;	    /* true: run make as root (unprivileged builds off) */
+	bool trust_unsafe;	    /* true: accept sources writable by non-root */
+	unsigned build_timeout_sec; /* build_timeout=: each build step, package script, bash
+				     * reading of a dkms.conf is killed after this */
+	bool build_sandbox_user;    /* build_sandbox=user: no namespaces, only the user */
 	unsigned boot_budget_sec;
 	char **early_modules; /* early_modules= of /etc/dkms-agent.conf */
 	bool load_modules;    /* load_modules= (default yes) */

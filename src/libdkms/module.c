@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "buildenv.h"
 #include "module.h"
 #include "trust.h"
 
@@ -98,6 +99,19 @@ int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const ch
 	 * makes it empty. */
 	_cleanup_free_ char *jobs = ctx->jobs > 0 ? xasprintf("%d", ctx->jobs) : xstrdup("");
 
+	/* bash, when the native reader cannot take the file, runs as the build
+	 * user in a sandbox that sees the file's directory and the kernel's. */
+	_cleanup_(buildenv_done) struct buildenv be;
+	buildenv_init(&be, ctx);
+	_cleanup_free_ char *confdir = xstrdup(conf);
+	char *slash = strrchr(confdir, '/');
+	if (slash)
+		*slash = 0;
+	if (slash && *confdir)
+		buildenv_mount(&be, confdir, confdir, false);
+	if (path_is_dir(ksrc))
+		buildenv_mount(&be, ksrc, ksrc, false);
+
 	/* dkms reads dkms.conf with the in-root view of its trees. */
 	struct dk_pkg_env env = {
 		.conf = {
@@ -113,6 +127,8 @@ int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const ch
 			.parallel_jobs = jobs,
 			.tmp_location = ctx->tmp_location,
 			.cache_dir = cache,
+			.sandbox = &be.sb,
+			.timeout_sec = ctx->build_timeout_sec < 120 ? ctx->build_timeout_sec : 120,
 		},
 		.etc_dkms = etc,
 	};

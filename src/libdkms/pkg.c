@@ -345,7 +345,13 @@ int pkg_load(const char *conf_path, const struct dk_pkg_env *env, struct dk_pkg 
 	r = conf_read(conf_path, &env->conf, &c);
 	if (r < 0) {
 		if (ret_error)
-			*ret_error = xasprintf("%s: cannot be read: %s", conf_path, strerror(-r));
+			*ret_error =
+				r == -ETIME
+					? xasprintf("%s: bash reading it did not finish in time "
+						    "and was killed",
+						    conf_path)
+					: xasprintf("%s: cannot be read: %s", conf_path,
+						    strerror(-r));
 		return r;
 	}
 	strv_push(&p->conf_files, conf_path);

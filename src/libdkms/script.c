@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
+#include "buildenv.h"
+#include "chase.h"
 #include "log.h"
 #include "script.h"
 #include "sign.h"
@@ -124,20 +128,41 @@ int script_run_source(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const 
 		      const char *line, const char *kver, int out_fd)
 {
 	_cleanup_free_ char *dir = ctx_source_dir(ctx, pkg->name, pkg->version);
-	_cleanup_strv_free_ char **argv = script_argv(dir, line);
-	if (!argv)
+	_cleanup_strv_free_ char **words = isempty(line) ? NULL : strv_split(line, " \t\n");
+	if (!words || !words[0])
 		return 0;
-	if (access(argv[0], X_OK) < 0) {
-		log_warning("The %s script is not executable: %s", what, argv[0]);
+	/* Looked at by fd beneath the source: no link leads root's look elsewhere. */
+	_cleanup_close_ int sfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = sfd < 0 ? -1 : chase(sfd, words[0], 0, O_PATH, NULL);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111)) {
+		log_warning("The %s script is not executable: %s/%s", what, dir, words[0]);
 		return 0;
 	}
+	/* Contained, as the build user: the source read-only where dkms shows it. */
+	struct buildenv e;
+	buildenv_init(&e, ctx);
+	_cleanup_free_ char *view = path_join(ctx->dkms_tree, pkg->name, pkg->version, "source");
+	int r = buildenv_mount(&e, dir, view, false);
+	if (r < 0) {
+		buildenv_done(&e);
+		return log_warning_errno(r, "Cannot prepare the %s script's view: %m", what);
+	}
+	buildenv_contained(&e);
+	_cleanup_free_ char *cwd = buildenv_path(&e, view);
+	_cleanup_strv_free_ char **argv = script_argv(cwd, line);
 	_cleanup_free_ char *ksrc = kver ? ctx_kernel_source_dir(ctx, kver) : NULL;
 	_cleanup_free_ char *kconfig = ksrc ? path_join(ksrc, ".config") : NULL;
 	_cleanup_strv_free_ char **env = script_env(kconfig, false);
 	log_info("Running the %s script: %s", what, line);
-	struct spawn_opts o = { .cwd = dir, .out_fd = out_fd, .env = env };
-	int r = spawn_wait(argv, &o);
-	if (r != 0)
+	struct spawn_opts o = buildenv_opts(&e, cwd, out_fd, env);
+	o.quiet = 0;
+	r = spawn_wait(argv, &o);
+	buildenv_done(&e);
+	if (r == -ETIME)
+		log_warning("The %s script of %s/%s was killed after %u s (build_timeout=)", what,
+			    pkg->name, pkg->version, ctx->build_timeout_sec);
+	else if (r != 0)
 		log_debug("The %s script of %s/%s exited with %d", what, pkg->name, pkg->version,
 			  r);
 	return r;

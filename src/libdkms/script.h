@@ -2,8 +2,8 @@
 /* What a package's commands run with, as dkms runs them: the scripts
  * (PRE_BUILD, POST_BUILD in the build directory; POST_ADD, PRE_INSTALL,
  * POST_INSTALL, POST_REMOVE in the source directory) and MAKE/CLEAN (shell
- * by definition, eval'ed by dkms with its variables defined). Where they run
- * (user, namespace) is the caller's. */
+ * by definition, eval'ed by dkms with its variables defined). Source-directory
+ * scripts run here, contained (buildenv.h); build steps in kbuild.c. */
 #pragma once
 
 #include <stdbool.h>
@@ -41,7 +41,9 @@ char **script_shell_argv(const struct script_vars *v, const char *cmd);
 
 /* Runs a source-directory script line (what: "post_add", "pre_install",
  * "post_install", "post_remove") of pkg, in <dkms_tree>/m/v/source, with
- * output to out_fd (-1: ours). Returns its exit status, 0 when line is empty
- * or the script is not executable (a warning, as in dkms), or -errno. */
+ * output to out_fd (-1: ours): as the build user in a sandbox where that
+ * directory is read-only and nothing but a private /tmp is writable, killed
+ * after build_timeout= (-ETIME). Returns its exit status, 0 when line is
+ * empty or the script is not executable (a warning, as in dkms), or -errno. */
 int script_run_source(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *what,
 		      const char *line, const char *kver, int out_fd);

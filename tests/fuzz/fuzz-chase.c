@@ -190,7 +190,7 @@ static void query(struct input *in)
 		free(name);
 	}
 	char *rest = NULL;
-	int e = chase_existing(root_fd, path, flags, &rest);
+	int e = chase_existing(root_fd, path, flags, &rest, NULL);
 	if (e >= 0) {
 		check(fd_inside(e) && rest, "chase_existing outside the root", path);
 		close(e);

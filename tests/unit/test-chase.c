@@ -189,12 +189,12 @@ static void test_create(void)
 	CHECK(chase_parent(root, "/", CHASE_IN_ROOT, &dfd, &name) == -EINVAL);
 	/* What exists, and what is left. */
 	char *rest = NULL;
-	fd = chase_existing(root, "/dkms-link/m/v/K/A", CHASE_IN_ROOT, &rest);
+	fd = chase_existing(root, "/dkms-link/m/v/K/A", CHASE_IN_ROOT, &rest, NULL);
 	CHECK(fd >= 0 && rest && streq(rest, "K/A"));
 	free(rest);
 	if (fd >= 0)
 		close(fd);
-	fd = chase_existing(root, "/dkms-link/m/v/build/", CHASE_IN_ROOT, &rest);
+	fd = chase_existing(root, "/dkms-link/m/v/build/", CHASE_IN_ROOT, &rest, NULL);
 	CHECK(fd >= 0 && rest && streq(rest, ""));
 	free(rest);
 	if (fd >= 0)
