@@ -197,9 +197,11 @@ static int parse_compressed(struct parser *p, size_t pos, enum initramfs_compres
 					  "junk within %s segment at offset %zu (+%zu)",
 					  initramfs_compression_name(c), pos, q);
 		r = parse_archive(p, out, out_len, q, seg, 0, &q);
-		if (r < 0)
+		if (r < 0 && p->reason && *p->reason)
 			return reason_set(p->reason, r, "%s segment at offset %zu: %s",
 					  initramfs_compression_name(c), pos, *p->reason);
+		if (r < 0)
+			return r; /* no reason asked for (or none given): only the error */
 		q = cpio_skip_zeros(out, out_len, q);
 	}
 	return (int)(consumed > 0 ? 0 : -EBADMSG);
@@ -396,7 +398,10 @@ int initramfs_read(const char *path, struct initramfs **ret, char **ret_reason)
 	r = parse_owned((uint8_t *)buf, use, ret, ret_reason);
 	if (r >= 0)
 		(*ret)->unfinished = len - use;
-	log_debug("initramfs %s: %s", path, r < 0 && ret_reason ? *ret_reason : "read");
+	log_debug("initramfs %s: %s", path,
+		  r >= 0		      ? "read"
+		  : ret_reason && *ret_reason ? *ret_reason
+					      : "failed");
 	return r;
 }
 

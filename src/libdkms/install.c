@@ -343,24 +343,39 @@ int install_remove_strays(const struct dk_ctx *ctx, const struct dk_pkg *pkg, co
 }
 
 int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
-		   const char *arch)
+		   const char *arch, char **ret_error)
 {
-	_cleanup_free_ char *name = xasprintf("kernel-%s-%s", kver, arch);
-	_cleanup_free_ char *lp = ctx_dkms_path(ctx, pkg->name, name);
-	if (unlink(lp) < 0 && errno != ENOENT)
-		return -errno;
-	fsync_dir_of(lp);
+	/* Files first, each suffix once: a file that cannot be removed (a
+	 * directory in its place, a read-only or immutable file) is an error
+	 * that leaves the module marked installed, never a loop. */
+	static const char *const suffixes[] = { ".ko", ".ko.zst", ".ko.xz", ".ko.gz" };
 	_cleanup_free_ char *stop = ctx_install_path(ctx, kver);
+	int r = 0;
 	for (size_t i = 0; i < pkg->n_modules; i++) {
 		_cleanup_free_ char *loc = install_dest_location(ctx, pkg, i);
 		_cleanup_free_ char *dir = ctx_install_path(ctx, kver, loc);
-		char *f;
-		while ((f = tree_find_module_file(dir, pkg->modules[i].dest_name))) {
-			unlink(f);
-			rmdir_parents(f, stop);
-			free(f);
+		for (size_t k = 0; k < ELEMENTSOF(suffixes); k++) {
+			_cleanup_free_ char *f =
+				xasprintf("%s/%s%s", dir, pkg->modules[i].dest_name, suffixes[k]);
+			if (unlink(f) == 0) {
+				rmdir_parents(f, stop);
+				continue;
+			}
+			if (errno == ENOENT || errno == ENOTDIR)
+				continue;
+			int e = -errno;
+			if (r == 0)
+				r = reason_set(ret_error, e, "Cannot remove %s: %s", f,
+					       strerror(-e));
 		}
 	}
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *name = xasprintf("kernel-%s-%s", kver, arch);
+	_cleanup_free_ char *lp = ctx_dkms_path(ctx, pkg->name, name);
+	if (unlink(lp) < 0 && errno != ENOENT)
+		return reason_set(ret_error, -errno, "Cannot remove %s: %m", lp);
+	fsync_dir_of(lp);
 	restore_originals(ctx, pkg, kver, arch);
 	return 0;
 }

@@ -30,11 +30,13 @@ int install_publish(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
  * many files it removed or put back. */
 int install_remove_strays(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 			  const char *arch);
-/* Removes what install_files placed, link first, then puts back the
+/* Removes what install_files placed, then the link, then puts back the
  * modules kept in <dkms_tree>/<m>/original_module/<kver>/<arch>/ (where
  * their .origin says, else in DEST_MODULE_LOCATION as dkms 3.0.10 does) and
- * removes that directory. Does not run depmod. */
+ * removes that directory. A file that cannot be removed is an error (-errno,
+ * *ret_error naming it; ret_error may be NULL): the link stays, nothing is
+ * put back, never a loop. Does not run depmod. */
 int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
-		   const char *arch);
+		   const char *arch, char **ret_error);
 /* Runs depmod for kver under ctx's root. */
 int install_depmod(const struct dk_ctx *ctx, const char *kver);

@@ -143,10 +143,17 @@ static void job_prepare(const struct dk_ctx *ctx, struct dk_job *j, unsigned fla
 		}
 		struct dk_tree t;
 		module_tree(ctx, &t);
-		if (tree_is_installed(&t, j->m, j->v, j->kver, j->arch))
-			install_remove(ctx, j->pkg, j->kver, j->arch);
+		char *rerr = NULL;
+		int k = tree_is_installed(&t, j->m, j->v, j->kver, j->arch)
+				? install_remove(ctx, j->pkg, j->kver, j->arch, &rerr)
+				: 0;
 		free(t.dir);
-		kbuild_unbuild(ctx, j->m, j->v, j->kver, j->arch);
+		if (k >= 0)
+			k = kbuild_unbuild(ctx, j->m, j->v, j->kver, j->arch);
+		if (k < 0 && !rerr)
+			rerr = xasprintf("Cannot remove the earlier build: %s", strerror(-k));
+		if (k < 0)
+			job_finish(j, DK_EXIT_BUILD_FAILED, rerr);
 	}
 	/* A binaries-only stub (dkms.conf alone) cannot be built. */
 	_cleanup_free_ char *src = ctx_source_dir(ctx, j->m, j->v);

@@ -554,6 +554,7 @@ int cmd_kernel_install(struct dk_ctx *ctx, int argc, char **argv)
 	}
 
 	/* remove: take every module out of that kernel. */
+	int failed = 0;
 	struct dk_tree t;
 	module_tree(ctx, &t);
 	_cleanup_strv_free_ char **mods = NULL;
@@ -568,16 +569,25 @@ int cmd_kernel_install(struct dk_ctx *ctx, int argc, char **argv)
 				continue;
 			_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 			_cleanup_free_ char *err = NULL;
+			_cleanup_free_ char *rerr = NULL;
+			int r = 0;
 			if (tree_is_installed(&t, mods[i], vs[j], argv[1], ctx_arch(ctx)) &&
 			    module_load(ctx, mods[i], vs[j], NULL, argv[1], ctx_arch(ctx), &pkg,
 					&err) >= 0)
-				install_remove(ctx, pkg, argv[1], ctx_arch(ctx));
-			kbuild_unbuild(ctx, mods[i], vs[j], argv[1], ctx_arch(ctx));
+				r = install_remove(ctx, pkg, argv[1], ctx_arch(ctx), &rerr);
+			if (r >= 0)
+				r = kbuild_unbuild(ctx, mods[i], vs[j], argv[1], ctx_arch(ctx));
+			if (r < 0) {
+				log_error("%s/%s not removed from %s: %s", mods[i], vs[j], argv[1],
+					  rerr ? rerr : strerror(-r));
+				failed = 1;
+				continue;
+			}
 			log_info("Removed %s/%s from %s", mods[i], vs[j], argv[1]);
 		}
 	}
 	free(t.dir);
-	return 0;
+	return failed;
 }
 
 int cmd_early_modules(struct dk_ctx *ctx, int argc, char **argv)

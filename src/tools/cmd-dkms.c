@@ -197,7 +197,12 @@ static int build_or_install(struct dk_ctx *ctx, bool install)
 		}
 		if (done && install) {
 			/* --force: out first, as dkms does, then in again. */
-			install_remove(ctx, pkg, k, a);
+			_cleanup_free_ char *rerr = NULL;
+			if (install_remove(ctx, pkg, k, a, &rerr) < 0) {
+				log_error("%s", rerr);
+				code = 1;
+				continue;
+			}
 			install_depmod(ctx, k);
 		}
 		ops_job_add(&jobs, &n, ctx->module, ctx->version, k, a);
@@ -248,7 +253,11 @@ static int undo(struct dk_ctx *ctx, char **kernels, bool unbuild)
 			printf("Module %s-%s for kernel %s (%s).\n"
 			       "Before uninstall, this module version was ACTIVE on this kernel.\n",
 			       ctx->module, ctx->version, k, a);
-			install_remove(ctx, pkg, k, a);
+			_cleanup_free_ char *rerr = NULL;
+			if (install_remove(ctx, pkg, k, a, &rerr) < 0) {
+				log_error("%s", rerr);
+				code = 1;
+			}
 			if (!strv_contains(depmod, k))
 				strv_push(&depmod, k);
 		} else {

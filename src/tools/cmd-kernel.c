@@ -183,7 +183,12 @@ int cmd_kernel_prerm(struct dk_ctx *ctx, int argc, char **argv)
 			_cleanup_free_ char *err = NULL;
 			if (tree_is_installed(&t, mods[i], vs[j], k, a) &&
 			    module_load(ctx, mods[i], vs[j], NULL, k, a, &pkg, &err) >= 0) {
-				install_remove(ctx, pkg, k, a);
+				_cleanup_free_ char *rerr = NULL;
+				if (install_remove(ctx, pkg, k, a, &rerr) < 0) {
+					log_error("%s", rerr);
+					code = 1;
+					continue;
+				}
 				removed = true;
 			}
 			printf("dkms: removing %s/%s from kernel %s (%s)\n", mods[i], vs[j], k, a);

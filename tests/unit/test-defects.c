@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Regressions of the defects issue 12 named (9: a NULL dereference in the
+ * initramfs reader when no reason is asked for) and others of the same kind
+ * found with them. */
+#include <stdio.h>
+#include <zstd.h>
+
+#include "initramfs.h"
+#include "util.h"
+
+static int failures, passes;
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			passes++;                                                                  \
+		} else {                                                                           \
+			failures++;                                                                \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
+		}                                                                                  \
+	} while (0)
+
+/* A zstd segment holding a cpio header with a broken size field. */
+static void test_initramfs_no_reason(void)
+{
+	char cpio[512];
+	memset(cpio, 0, sizeof(cpio));
+	memcpy(cpio, "070701", 6);
+	memset(cpio + 6, 'Z', 104); /* not hex */
+	size_t cap = ZSTD_compressBound(sizeof(cpio));
+	_cleanup_free_ char *z = xmalloc(cap);
+	size_t n = ZSTD_compress(z, cap, cpio, sizeof(cpio), 3);
+	CHECK(!ZSTD_isError(n));
+	struct initramfs *img = NULL;
+	/* Without a reason pointer: an error, not a crash. */
+	CHECK(initramfs_parse(z, n, &img, NULL) < 0);
+	/* With one: the same error, explained. */
+	char *reason = NULL;
+	CHECK(initramfs_parse(z, n, &img, &reason) < 0 && reason && strstr(reason, "zstd"));
+	free(reason);
+}
+
+int main(void)
+{
+	test_initramfs_no_reason();
+	printf("%d passed, %d failed\n", passes, failures);
+	return failures ? 1 : 0;
+}
