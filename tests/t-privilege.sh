@@ -232,7 +232,8 @@ ok "7: make, bash reading a dkms.conf and depmod are killed at build_timeout= wi
 
 # ---- 9: no descriptor of ours reaches a package's script ---------------------
 pkg fds 'POST_ADD="fds.sh"'
-printf '#!/bin/sh\nls -l /proc/$$/fd | sed -n "s/.* \\([0-9][0-9]*\\) -> .*/FD \\1/p"\n' >"$ROOT/usr/src/fds-1.0/fds.sh"
+# (no pipe in the script: the shell's own pipe fds would show)
+printf '#!/bin/sh\nls -l /proc/$$/fd >/tmp/fds\nsed -n "s/.* \\([0-9][0-9]*\\) -> .*/FD \\1/p" /tmp/fds\n' >"$ROOT/usr/src/fds-1.0/fds.sh"
 chmod +x "$ROOT/usr/src/fds-1.0/fds.sh"
 exec 7</dev/null 8>"$T/some-file"
 dk add fds/1.0 >"$T/out" 2>&1 || fail "9: add: $(cat "$T/out")"
