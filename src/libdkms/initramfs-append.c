@@ -16,6 +16,7 @@
  * between is rolled back by the next one (or by any reader, which ignores
  * the unfinished tail). No copy of the image is ever made. */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -159,46 +160,175 @@ int initramfs_recover(const char *image)
 
 /* ---- the old image: framing only ----------------------------------------- */
 
-/* The compression of the last segment, walking headers and frames only
- * (a gzip segment is the exception: unpacked to find its end). */
-static int last_segment(const uint8_t *img, size_t len, enum initramfs_compression *ret,
-			char **ret_reason)
+/* The compression of the last segment, from the segments' framing read with
+ * pread(): cpio headers (their data skipped), zstd frame and block headers.
+ * Memory and reads are a few bytes per block, whatever the image weighs.
+ * Other compressions are walked in a mapping of the rest of the image (a
+ * gzip member is even unpacked to find its end). */
+static int read_at(int fd, uint64_t off, void *buf, size_t n)
 {
-	enum initramfs_compression last = INITRAMFS_NONE;
-	size_t pos = 0;
-	for (;;) {
-		pos = cpio_skip_zeros(img, len, pos);
-		if (pos >= len)
-			break;
-		if (cpio_has_magic(img + pos, len - pos) && (pos & 3) == 0) {
-			struct cpio_reader r;
-			struct cpio_entry e;
-			int k;
-			cpio_reader_init(&r, img, len, pos);
-			while ((k = cpio_reader_next(&r, &e)) > 0)
-				;
-			if (k < 0)
-				return reason_set(ret_reason, k, "%s at offset %zu", r.error,
-						  r.pos);
-			pos = r.pos;
-			last = INITRAMFS_NONE;
+	ssize_t r = pread(fd, buf, n, (off_t)off);
+	return r == (ssize_t)n ? 0 : r < 0 ? -errno : -ENODATA;
+}
+
+static uint32_t le32_at(const uint8_t *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* Past the run of zstd frames (skippable ones included) at pos. */
+static int zstd_walk(int fd, uint64_t size, uint64_t pos, uint64_t *ret_end)
+{
+	static const uint8_t fcs_len[4] = { 0, 2, 4, 8 }, did_len[4] = { 0, 1, 2, 4 };
+	uint8_t h[8];
+	while (pos + 4 <= size && read_at(fd, pos, h, 4) == 0) {
+		uint32_t magic = le32_at(h);
+		if ((magic & 0xfffffff0u) == 0x184d2a50u) {
+			if (read_at(fd, pos + 4, h, 4) < 0)
+				return -ENODATA;
+			pos += 8 + (uint64_t)le32_at(h);
 			continue;
 		}
-		enum initramfs_compression c = unpack_detect(img + pos, len - pos);
-		if (c == INITRAMFS_NONE)
-			return reason_set(ret_reason, pos ? -EPROTONOSUPPORT : -EMEDIUMTYPE,
-					  pos ? "unknown compression or junk at offset %zu"
-					      : "not an initramfs: no cpio or compression magic",
-					  pos);
-		size_t end;
-		int r = unpack_segment_end(c, img + pos, len - pos, &end, ret_reason);
+		if (magic != 0xfd2fb528u)
+			break;
+		if (read_at(fd, pos + 4, h, 1) < 0)
+			return -ENODATA;
+		unsigned fhd = h[0], single = (fhd >> 5) & 1;
+		if (fhd & 0x08)
+			return -EBADMSG; /* reserved bit */
+		uint64_t fcs = fcs_len[fhd >> 6] ? fcs_len[fhd >> 6] : single;
+		pos += 5 + !single + did_len[fhd & 3] + fcs;
+		for (bool last = false; !last;) {
+			if (read_at(fd, pos, h, 3) < 0)
+				return -ENODATA;
+			uint32_t bh = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16;
+			unsigned type = (bh >> 1) & 3;
+			if (type == 3)
+				return -EBADMSG;
+			last = bh & 1;
+			pos += 3 + (type == 1 ? 1 : bh >> 3);
+		}
+		pos += (fhd & 0x04) ? 4 : 0;
+		if (pos > size)
+			return -ENODATA;
+	}
+	*ret_end = pos;
+	return 0;
+}
+
+static uint64_t hex8(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int k = 0; k < 8; k++) {
+		int c = p[k], d = c >= '0' && c <= '9'	 ? c - '0'
+				  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				  : c >= 'A' && c <= 'F' ? c - 'A' + 10
+							 : -1;
+		if (d < 0)
+			return UINT64_MAX;
+		v = v << 4 | (uint64_t)d;
+	}
+	return v;
+}
+
+/* Past the newc/crc archive at pos (its TRAILER!!!). */
+static int cpio_walk(int fd, uint64_t size, uint64_t pos, uint64_t *ret_end)
+{
+	uint8_t h[CPIO_HEADER_SIZE + sizeof(CPIO_TRAILER)];
+	for (;;) {
+		if (pos >= size) { /* ends at an entry's end, without a trailer */
+			*ret_end = pos;
+			return 0;
+		}
+		if (read_at(fd, pos, h, CPIO_HEADER_SIZE) < 0)
+			return -ENODATA;
+		uint64_t namesize = hex8(h + 94), filesize = hex8(h + 54);
+		if (!cpio_has_magic(h, CPIO_HEADER_SIZE) || namesize == 0 || namesize > PATH_MAX ||
+		    filesize == UINT64_MAX)
+			return -EBADMSG;
+		bool trailer =
+			namesize == sizeof(CPIO_TRAILER) &&
+			read_at(fd, pos + CPIO_HEADER_SIZE, h + CPIO_HEADER_SIZE,
+				sizeof(CPIO_TRAILER)) == 0 &&
+			memcmp(h + CPIO_HEADER_SIZE, CPIO_TRAILER, sizeof(CPIO_TRAILER)) == 0;
+		pos = (pos + CPIO_HEADER_SIZE + namesize + 3) & ~(uint64_t)3;
+		pos = (pos + filesize + 3) & ~(uint64_t)3;
+		if (pos > size)
+			return -ENODATA;
+		if (trailer) {
+			*ret_end = pos;
+			return 0;
+		}
+	}
+}
+
+/* A segment of another compression: walked in a mapping of the rest. */
+static int other_walk(int fd, uint64_t size, uint64_t pos, enum initramfs_compression c,
+		      uint64_t *ret_end, char **ret_reason)
+{
+	uint64_t start = pos & ~(uint64_t)(sysconf(_SC_PAGESIZE) - 1);
+	size_t len = (size_t)(size - start);
+	uint8_t *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
+	if (m == MAP_FAILED)
+		return reason_set(ret_reason, -errno, "cannot map the image: %m");
+	size_t end = 0;
+	int r = unpack_segment_end(c, m + (pos - start), (size_t)(size - pos), &end, ret_reason);
+	munmap(m, len);
+	*ret_end = pos + end;
+	return r;
+}
+
+static int last_segment(int fd, uint64_t size, enum initramfs_compression *ret, char **ret_reason)
+{
+	enum initramfs_compression last = INITRAMFS_NONE;
+	uint64_t pos = 0;
+	uint8_t b[4096];
+	for (;;) {
+		/* NULs between segments */
+		ssize_t n = 0;
+		size_t k = 0;
+		while (pos < size && (n = pread(fd, b, sizeof(b), (off_t)pos)) > 0) {
+			for (k = 0; k < (size_t)n && !b[k]; k++)
+				;
+			if (k < (size_t)n)
+				break;
+			pos += (uint64_t)n;
+		}
+		if (n < 0)
+			return reason_set(ret_reason, -errno, "cannot read the image: %m");
+		if (pos >= size || n == 0)
+			break;
+		pos += k;
+		size_t avail = (size_t)n - k;
+		const uint8_t *at = b + k;
+		uint64_t end = pos;
+		int r;
+		if (cpio_has_magic(at, avail) && (pos & 3) == 0) {
+			r = cpio_walk(fd, size, pos, &end);
+			last = INITRAMFS_NONE;
+		} else {
+			enum initramfs_compression c = unpack_detect(at, avail);
+			if (c == INITRAMFS_NONE)
+				return reason_set(
+					ret_reason, pos ? -EPROTONOSUPPORT : -EMEDIUMTYPE,
+					pos ? "unknown compression or junk at offset %llu"
+					    : "not an initramfs: no cpio or compression magic",
+					(unsigned long long)pos);
+			r = c == INITRAMFS_ZSTD ? zstd_walk(fd, size, pos, &end)
+						: other_walk(fd, size, pos, c, &end, ret_reason);
+			last = c;
+		}
 		if (r < 0)
-			return r;
-		if (end == 0)
-			return reason_set(ret_reason, -EBADMSG, "empty %s segment at offset %zu",
-					  initramfs_compression_name(c), pos);
-		pos += end;
-		last = c;
+			return ret_reason && *ret_reason
+				       ? r
+				       : reason_set(ret_reason, r, "%s segment at offset %llu: %s",
+						    initramfs_compression_name(last),
+						    (unsigned long long)pos,
+						    r == -ENODATA ? "truncated" : "damaged");
+		if (end <= pos)
+			return reason_set(ret_reason, -EBADMSG, "empty segment at offset %llu",
+					  (unsigned long long)pos);
+		pos = end;
 	}
 	*ret = last;
 	return 0;
@@ -208,12 +338,8 @@ static int check_old_image(int fd, size_t len, char **ret_reason)
 {
 	if (len == 0)
 		return reason_set(ret_reason, -EMEDIUMTYPE, "empty file");
-	void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED)
-		return reason_set(ret_reason, -errno, "cannot map the image: %m");
 	enum initramfs_compression last = INITRAMFS_NONE;
-	int r = last_segment(m, len, &last, ret_reason);
-	munmap(m, len);
+	int r = last_segment(fd, len, &last, ret_reason);
 	/* The kernel's lz4 reader treats everything after the magic as blocks
 	 * and would choke on an appended segment. */
 	if (r >= 0 && last == INITRAMFS_LZ4)

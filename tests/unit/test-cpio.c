@@ -325,6 +325,28 @@ static void test_append(void)
 	CHECK(write_file_atomic(stale, "x", 1, 0600) == 0);
 	CHECK(initramfs_append(image, more, 1, &reason) == 0);
 	CHECK(access(stale, F_OK) < 0);
+
+	/* Damaged images: the framing walk refuses or accepts, never crashes or
+	 * loops, and a refused image is left as it was. */
+	_cleanup_free_ char *good = NULL;
+	size_t glen;
+	CHECK(read_full_file(image, &good, &glen, 0) == 0);
+	srand(7);
+	for (int k = 0; k < 100; k++) {
+		_cleanup_free_ uint8_t *m = xmalloc(glen);
+		memcpy(m, good, glen);
+		for (int j = 0; j < 1 + rand() % 8; j++)
+			m[rand() % glen] = (uint8_t)rand();
+		size_t cut = k % 3 ? glen : (size_t)rand() % glen + 1;
+		CHECK(write_file_atomic(image, m, cut, 0640) == 0);
+		_cleanup_free_ char *why = NULL;
+		if (initramfs_append(image, more, 1, &why) < 0) {
+			_cleanup_free_ char *now = NULL;
+			size_t nl;
+			CHECK(read_full_file(image, &now, &nl, 0) == 0 && nl == cut &&
+			      memcmp(now, m, cut) == 0);
+		}
+	}
 	_cleanup_strv_free_ char **left = NULL;
 	CHECK(dir_list(scratch, &left) == 0 && strv_length(left) == 2); /* no temp files */
 }
