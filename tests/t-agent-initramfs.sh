@@ -42,6 +42,14 @@ ovl "/lib/modules/$K"
 ovl /usr/src
 ovl /usr/lib/dracut/modules.d
 mount -t tmpfs tmpfs /boot
+# systemd as PID 1 cannot be had here: /run/systemd/system says it is, and a
+# stub systemd-run records what boot schedules (never the host's systemd).
+mkdir -p /run/systemd
+mount -t tmpfs tmpfs /run/systemd
+mkdir /run/systemd/system "$T/stub"
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >>"%s/systemd-run.log"\n' "$T" >"$T/stub/systemd-run"
+chmod 755 "$T/stub/systemd-run"
+export PATH="$T/stub:$PATH"
 mkdir -p /var/lib/dkms
 mount -t tmpfs tmpfs /var/lib/dkms
 chmod 755 /var/lib/dkms
@@ -107,6 +115,14 @@ check_clean "after the remedies for a missing early module"
 grep -q "initramfs holds hello (same build as installed)" "$T/check.clean" || fail "hello not in the image after the remedy"
 grep -q "carries a segment appended by dkms-agent" "$T/check.clean" || fail "check does not say the image was appended to"
 ok "early module missing: remedy run, fixed"
+# After the boot-time append, the regeneration was handed to systemd, to run
+# once the boot is over, at idle priority.
+cat "$T/systemd-run.log"
+for want in --no-block "--property=After=multi-user.target graphical.target" --nice=19 \
+	--property=IOSchedulingClass=idle initramfs regenerate-appended "$K"; do
+	grep -qxF -- "$want" "$T/systemd-run.log" || fail "systemd-run was not given $want"
+done
+ok "regeneration scheduled after boot"
 
 # 2. The distribution's tools on the appended image.
 rc=0
