@@ -68,6 +68,11 @@ unit: $(UNIT_BINS)
 check: deps all unit
 	@O=$(O) tests/run
 
+# Debian's zfs-dkms and nvidia-kernel-dkms built by Debian's dkms and ours,
+# side by side (downloads them; about 20 minutes on 2 cores). Not in check.
+long-check: deps all
+	@O=$(O) tests/long/zfs-nvidia.sh
+
 demo: deps all
 	@O=$(O) tests/demo.sh
 
@@ -77,7 +82,7 @@ format-check:
 clean:
 	rm -rf build build-san tests/out demo
 
-.PHONY: all unit check demo deps clean format-check
+.PHONY: all unit check long-check demo deps clean format-check
 
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
 

@@ -37,7 +37,28 @@ const char *compress_suffix_for_kernel(const char *moddir, const char *kconfig)
 	return "";
 }
 
-static int zstd_file(const char *src, const char *dst)
+/* The compression level that zstd's command line would use with opts (3,
+ * its default, when none is given); the other options (threads, --rm, -q)
+ * do not change the output format. */
+static int zstd_level(const char *opts)
+{
+	int level = 3;
+	bool ultra = false;
+	_cleanup_strv_free_ char **w = strv_split(opts, " \t\n");
+	for (size_t i = 0; w[i]; i++) {
+		const char *f = startswith(w[i], "--fast=");
+		if (streq(w[i], "--ultra"))
+			ultra = true;
+		else if (f && atoi(f) > 0)
+			level = -atoi(f);
+		else if (w[i][0] == '-' && w[i][1] >= '0' && w[i][1] <= '9' &&
+			 w[i][1 + strspn(w[i] + 1, "0123456789")] == 0)
+			level = atoi(w[i] + 1);
+	}
+	return level > 19 && !ultra ? 19 : level > 22 ? 22 : level;
+}
+
+static int zstd_file(const char *src, const char *dst, int level)
 {
 	_cleanup_free_ char *in = NULL;
 	size_t len;
@@ -49,7 +70,7 @@ static int zstd_file(const char *src, const char *dst)
 	ZSTD_CCtx *cctx = ZSTD_createCCtx();
 	if (!cctx)
 		return -ENOMEM;
-	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 19);
+	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
 	size_t n = ZSTD_compress2(cctx, out, cap, in, len);
@@ -59,16 +80,25 @@ static int zstd_file(const char *src, const char *dst)
 	return write_file_atomic(dst, out, n, 0644);
 }
 
-static int tool_file(const char *tool, const char *src, const char *dst)
+static int tool_file(const char *tool, const char *src, const char *dst, const char *opts)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.dkms-tmp", dst);
 	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	char *argv[] = { (char *)tool, "-9", "-c", (char *)src, NULL };
-	char *xz_argv[] = { (char *)tool, "-c", "--check=crc32", (char *)src, NULL };
+	/* framework.conf's compress_*_opts, word-split as dkms passes them. */
+	_cleanup_strv_free_ char **argv = NULL;
+	strv_push(&argv, tool);
+	if (opts) {
+		_cleanup_strv_free_ char **w = strv_split(opts, " \t\n");
+		for (size_t i = 0; w[i]; i++)
+			strv_push(&argv, w[i]);
+	} else
+		strv_push(&argv, streq(tool, "xz") ? "--check=crc32" : "-9");
+	strv_push(&argv, "-c");
+	strv_push(&argv, src);
 	struct spawn_opts o = { .out_fd = fd };
-	int r = spawn_wait(streq(tool, "xz") ? xz_argv : argv, &o);
+	int r = spawn_wait(argv, &o);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, dst) < 0)
@@ -80,15 +110,20 @@ static int tool_file(const char *tool, const char *src, const char *dst)
 	return 0;
 }
 
-int compress_file(const char *src, const char *dst, const char *suffix)
+int compress_file_opts(const char *src, const char *dst, const char *suffix, const char *opts)
 {
 	if (isempty(suffix))
 		return copy_file_atomic(src, dst, 0644);
 	if (streq(suffix, ".zst"))
-		return zstd_file(src, dst);
+		return zstd_file(src, dst, opts ? zstd_level(opts) : 19);
 	if (streq(suffix, ".xz"))
-		return tool_file("xz", src, dst);
+		return tool_file("xz", src, dst, opts);
 	if (streq(suffix, ".gz"))
-		return tool_file("gzip", src, dst);
+		return tool_file("gzip", src, dst, opts);
 	return -EINVAL;
+}
+
+int compress_file(const char *src, const char *dst, const char *suffix)
+{
+	return compress_file_opts(src, dst, suffix, NULL);
 }

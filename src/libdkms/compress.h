@@ -10,3 +10,7 @@ const char *compress_suffix_for_kernel(const char *moddir, const char *kconfig);
  * through libzstd with the content size in the frame header (libkmod needs
  * it); xz and gzip through their tools. "" copies. */
 int compress_file(const char *src, const char *dst, const char *suffix);
+/* The same with framework.conf's compress_<gzip|xz|zstd>_opts (opts NULL:
+ * ours above). For zstd only the level counts (-N, --ultra, --fast=N); the
+ * frame still records its content size. */
+int compress_file_opts(const char *src, const char *dst, const char *suffix, const char *opts);

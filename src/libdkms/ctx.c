@@ -16,7 +16,7 @@ void ctx_init(struct dk_ctx *ctx)
 		.dkms_tree = xstrdup("/var/lib/dkms"),
 		.source_tree = xstrdup("/usr/src"),
 		.install_tree = xstrdup("/lib/modules"),
-		.tmp_location = xstrdup("/tmp"),
+		.tmp_location = xstrdup(!isempty(getenv("TMPDIR")) ? getenv("TMPDIR") : "/tmp"),
 		.initramfs_mode = xstrdup("regenerate"),
 		.boot_budget_sec = 300,
 		.build_timeout_sec = 3600,
@@ -44,6 +44,9 @@ void ctx_done(struct dk_ctx *ctx)
 	free(ctx->mok_cert);
 	free(ctx->initramfs_mode);
 	free(ctx->post_transaction);
+	free(ctx->compress_gzip_opts);
+	free(ctx->compress_xz_opts);
+	free(ctx->compress_zstd_opts);
 	free(ctx->root_device);
 	strv_free(ctx->early_modules);
 	free(ctx->conf_path);
@@ -184,6 +187,12 @@ static void set_str(char **dst, const char *v)
 	*dst = xstrdup(v);
 }
 
+/* dkms tests its framework switches with [[ $x ]]: any non-empty value. */
+static bool set_value(const char *v)
+{
+	return !isempty(v);
+}
+
 static int framework_cb(const char *name, const char *value, void *userdata)
 {
 	struct dk_ctx *ctx = userdata;
@@ -196,7 +205,7 @@ static int framework_cb(const char *name, const char *value, void *userdata)
 	else if (streq(name, "tmp_location"))
 		set_str(&ctx->tmp_location, value);
 	else if (streq(name, "verbose"))
-		ctx->verbose = parse_bool(value) || atoi(value) > 0;
+		ctx->verbose = set_value(value) ? (ctx->verbose > 0 ? ctx->verbose : 1) : 0;
 	else if (streq(name, "sign_file"))
 		set_str(&ctx->sign_file, value);
 	else if (streq(name, "mok_signing_key"))
@@ -206,12 +215,95 @@ static int framework_cb(const char *name, const char *value, void *userdata)
 	else if (streq(name, "parallel_jobs") && atoi(value) > 0)
 		ctx->jobs = atoi(value);
 	else if (streq(name, "autoinstall_all_kernels"))
-		ctx->autoinstall_all_kernels = parse_bool(value);
+		ctx->autoinstall_all_kernels = set_value(value);
 	else if (streq(name, "modprobe_on_install"))
-		ctx->modprobe_on_install = parse_bool(value);
+		ctx->modprobe_on_install = set_value(value);
+	else if (streq(name, "symlink_modules"))
+		ctx->symlink_modules = set_value(value);
+	else if (streq(name, "compress_gzip_opts"))
+		set_str(&ctx->compress_gzip_opts, value);
+	else if (streq(name, "compress_xz_opts"))
+		set_str(&ctx->compress_xz_opts, value);
+	else if (streq(name, "compress_zstd_opts"))
+		set_str(&ctx->compress_zstd_opts, value);
 	else if (streq(name, "post_transaction"))
 		set_str(&ctx->post_transaction, value);
 	return 0;
+}
+
+/* The variables dkms has set when it sources its framework files. */
+static char **framework_context(const struct dk_ctx *ctx, const char *kver, const char *arch)
+{
+	char **c = NULL;
+	strv_consume(&c, xasprintf("dkms_tree=%s", ctx->dkms_tree));
+	strv_consume(&c, xasprintf("source_tree=%s", ctx->source_tree));
+	strv_consume(&c, xasprintf("install_tree=%s", ctx->install_tree));
+	strv_consume(&c, xasprintf("tmp_location=%s", ctx->tmp_location));
+	strv_consume(&c, xasprintf("compress_gzip_opts=%s", strempty(ctx->compress_gzip_opts)));
+	strv_consume(&c, xasprintf("compress_xz_opts=%s",
+				   ctx->compress_xz_opts ? ctx->compress_xz_opts
+							 : "--check=crc32 --lzma2=dict=1MiB"));
+	strv_consume(&c, xasprintf("compress_zstd_opts=%s",
+				   ctx->compress_zstd_opts ? ctx->compress_zstd_opts : "-q -T0"));
+	if (kver)
+		strv_consume(&c, xasprintf("kernelver=%s", kver));
+	if (arch)
+		strv_consume(&c, xasprintf("arch=%s", arch));
+	return c;
+}
+
+/* Every framework file in dkms's order, host paths. */
+static char **framework_files(const struct dk_ctx *ctx)
+{
+	_cleanup_free_ char *dir = ctx_path(ctx, "/etc/dkms/framework.conf.d");
+	_cleanup_strv_free_ char **names = NULL;
+	char **files = NULL;
+	strv_consume(&files, ctx_path(ctx, "/etc/dkms/framework.conf"));
+	dir_list(dir, &names);
+	strv_sort(names, strcmp);
+	for (size_t i = 0; names && names[i]; i++)
+		if (endswith(names[i], ".conf"))
+			strv_consume(&files, path_join(dir, names[i]));
+	return files;
+}
+
+struct signing {
+	char *sign_file, *key, *cert;
+};
+
+static int signing_cb(const char *name, const char *value, void *userdata)
+{
+	struct signing *s = userdata;
+	char **dst = streq(name, "sign_file")	      ? &s->sign_file
+		     : streq(name, "mok_signing_key") ? &s->key
+		     : streq(name, "mok_certificate") ? &s->cert
+						      : NULL;
+	if (dst)
+		set_str(dst, value);
+	return 0;
+}
+
+void ctx_signing_settings(const struct dk_ctx *ctx, const char *kver, const char *arch,
+			  char **ret_sign_file, char **ret_key, char **ret_cert)
+{
+	struct signing s = {};
+	_cleanup_strv_free_ char **files = framework_files(ctx);
+	for (size_t i = 0; files[i]; i++) {
+		_cleanup_strv_free_ char **context = framework_context(ctx, kver, arch);
+		if (s.sign_file)
+			strv_consume(&context, xasprintf("sign_file=%s", s.sign_file));
+		if (s.key)
+			strv_consume(&context, xasprintf("mok_signing_key=%s", s.key));
+		if (s.cert)
+			strv_consume(&context, xasprintf("mok_certificate=%s", s.cert));
+		framework_read(files[i], context, signing_cb, &s);
+	}
+	*ret_sign_file = isempty(s.sign_file) ? NULL : xstrdup(s.sign_file);
+	*ret_key = isempty(s.key) ? NULL : xstrdup(s.key);
+	*ret_cert = isempty(s.cert) ? NULL : xstrdup(s.cert);
+	free(s.sign_file);
+	free(s.key);
+	free(s.cert);
 }
 
 /* /etc/dkms-agent.conf: the one reader of it. NAME=VALUE lines, '#'
@@ -261,20 +353,12 @@ int ctx_load_framework(struct dk_ctx *ctx)
 {
 	load_agent_conf(ctx);
 	spawn_set_default_timeout(ctx->build_timeout_sec);
-	_cleanup_free_ char *main_conf = ctx_path(ctx, "/etc/dkms/framework.conf");
-	_cleanup_free_ char *dir = ctx_path(ctx, "/etc/dkms/framework.conf.d");
-	int r = framework_read(main_conf, framework_cb, ctx);
-	if (r < 0 && r != -ENOENT)
-		log_debug_errno(r, "Failed to read %s: %m", main_conf);
-	_cleanup_strv_free_ char **files = NULL;
-	dir_list(dir, &files);
-	for (size_t i = 0; files && files[i]; i++) {
-		if (!endswith(files[i], ".conf"))
-			continue;
-		_cleanup_free_ char *p = path_join(dir, files[i]);
-		r = framework_read(p, framework_cb, ctx);
+	_cleanup_strv_free_ char **files = framework_files(ctx);
+	for (size_t i = 0; files[i]; i++) {
+		_cleanup_strv_free_ char **context = framework_context(ctx, NULL, NULL);
+		int r = framework_read(files[i], context, framework_cb, ctx);
 		if (r < 0 && r != -ENOENT)
-			log_debug_errno(r, "Failed to read %s: %m", p);
+			log_debug_errno(r, "Failed to read %s: %m", files[i]);
 	}
 	return 0;
 }

@@ -22,7 +22,8 @@ struct dk_ctx {
 	int jobs;
 	int verbose;
 	bool quiet, force, all, no_depmod, no_initramfs, json, all_kernels;
-	bool autoinstall_all_kernels, modprobe_on_install;
+	bool autoinstall_all_kernels, modprobe_on_install, symlink_modules;
+	char *compress_gzip_opts, *compress_xz_opts, *compress_zstd_opts; /* NULL: ours */
 	bool build_as_root;	    /* true: run make as root (unprivileged builds off) */
 	bool trust_unsafe;	    /* true: accept sources writable by non-root */
 	unsigned build_timeout_sec; /* build_timeout=: each build step, package script, bash
@@ -51,8 +52,15 @@ void ctx_init(struct dk_ctx *ctx);
 void ctx_done(struct dk_ctx *ctx);
 /* Sets the root directory; "/" or "" means the host root. */
 void ctx_set_root(struct dk_ctx *ctx, const char *root);
-/* Reads <root>/etc/dkms/framework.conf and framework.conf.d/(*).conf. */
+/* Reads <root>/etc/dkms/framework.conf and framework.conf.d/(*).conf, in
+ * that order, each seeing what the earlier ones set, as dkms sources them. */
 int ctx_load_framework(struct dk_ctx *ctx);
+/* The signing settings for kver/arch: dkms reads them again when it signs,
+ * with $kernelver and $arch set, so that a path may name the kernel. Each
+ * result is the framework's value (NULL when unset: the default applies),
+ * as a path inside the root. */
+void ctx_signing_settings(const struct dk_ctx *ctx, const char *kver, const char *arch,
+			  char **ret_sign_file, char **ret_key, char **ret_cert);
 
 /* Returns a new string: the root prefix followed by p (an absolute path). */
 char *ctx_path(const struct dk_ctx *ctx, const char *p);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <dirent.h>
+#include <ftw.h>
 #include <stdio.h>
+#include <sys/utsname.h>
 #include <sys/stat.h>
 
 #include "install.h"
@@ -242,7 +244,13 @@ int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char
 		if (r < 0)
 			return r;
 		r = mkdir_p(dir, 0755);
-		if (r >= 0)
+		/* framework.conf's symlink_modules: a link to the built module, as
+		 * seen inside the root, instead of a copy. */
+		const char *in_root = startswith(srcs[i], ctx->root);
+		if (r >= 0 && ctx->symlink_modules)
+			r = symlink_atomic(!isempty(ctx->root) && in_root ? in_root : srcs[i],
+					   dsts[i]);
+		else if (r >= 0)
 			r = copy_file_atomic(srcs[i], dsts[i], 0644);
 		if (r < 0) {
 			*ret_error = xasprintf("Failed to install %s: %s", dsts[i], strerror(-r));
@@ -390,4 +398,44 @@ int install_depmod(const struct dk_ctx *ctx, const char *kver)
 	struct spawn_opts o = { .out_fd = -1 };
 	int r = spawn_wait(argv, &o);
 	return r == 0 ? 0 : r < 0 ? r : -EIO;
+}
+
+static char **modaliases;
+static int collect_modalias(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (flag != FTW_F || !streq(path_basename(p), "modalias"))
+		return 0;
+	_cleanup_free_ char *c = NULL;
+	if (read_full_file(p, &c, NULL, 4096) < 0)
+		return 0;
+	c[strcspn(c, "\n")] = 0;
+	if (*c && !strv_contains(modaliases, c))
+		strv_push(&modaliases, c);
+	return 0;
+}
+
+int install_modprobe(const struct dk_ctx *ctx, const char *kver)
+{
+	struct utsname u;
+	if (!isempty(ctx->root) || uname(&u) < 0 || !streq(u.release, kver))
+		return 0;
+	modaliases = NULL;
+	nftw("/sys/devices", collect_modalias, 16, FTW_PHYS);
+	_cleanup_strv_free_ char **aliases = TAKE_PTR(modaliases);
+	int r = 0;
+	if (aliases) {
+		_cleanup_strv_free_ char **argv = NULL;
+		strv_push(&argv, "modprobe");
+		strv_push(&argv, "-a");
+		strv_push(&argv, "-b");
+		strv_push(&argv, "-q");
+		for (size_t i = 0; aliases[i]; i++)
+			strv_push(&argv, aliases[i]);
+		r = spawn_wait(argv, NULL);
+	}
+	if (path_exists("/lib/systemd/system/systemd-modules-load.service")) {
+		char *sc[] = { "systemctl", "restart", "systemd-modules-load.service", NULL };
+		spawn_wait(sc, NULL);
+	}
+	return r;
 }

@@ -40,3 +40,8 @@ int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const cha
 		   const char *arch, char **ret_error);
 /* Runs depmod for kver under ctx's root. */
 int install_depmod(const struct dk_ctx *ctx, const char *kver);
+/* framework.conf's modprobe_on_install (or --modprobe-on-install): when kver
+ * is the running kernel and there is no --root, load every module that a
+ * device of this machine asks for (its modalias), as dkms does, then restart
+ * systemd-modules-load. Returns 0 or the failing step's -errno/status. */
+int install_modprobe(const struct dk_ctx *ctx, const char *kver);

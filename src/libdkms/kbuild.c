@@ -323,7 +323,10 @@ static int collect_modules(struct build *b, const char *staging)
 			dprintf(b->log_fd, "Signing %s failed\n", ko);
 		_cleanup_free_ char *dst =
 			xasprintf("%s/module/%s.ko%s", staging, m->dest_name, suffix);
-		r = compress_file(ko, dst, suffix);
+		const char *opts = streq(suffix, ".zst")  ? ctx->compress_zstd_opts
+				   : streq(suffix, ".xz") ? ctx->compress_xz_opts
+							  : ctx->compress_gzip_opts;
+		r = compress_file_opts(ko, dst, suffix, opts);
 		unlink(ko);
 		if (r < 0)
 			r = fail(b->res, DK_EXIT_BUILD_FAILED, r,

@@ -695,6 +695,8 @@ static void install_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 		j->installed = true;
 		job_emit(ctx, j, DK_PHASE_INSTALLED);
 	}
+	for (size_t k = 0; ctx->modprobe_on_install && kernels && kernels[k]; k++)
+		install_modprobe(ctx, kernels[k]);
 }
 
 int ops_run(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned flags)

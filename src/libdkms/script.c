@@ -167,3 +167,30 @@ int script_run_source(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const 
 			  r);
 	return r;
 }
+
+int script_post_transaction(const struct dk_ctx *ctx, const char *kver)
+{
+	if (isempty(ctx->post_transaction))
+		return 0;
+	_cleanup_free_ char *log = ctx_dkms_path(ctx, "post_transaction.log");
+	_cleanup_close_ int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return log_warning_errno(-errno, "Cannot write %s: %m", log);
+	dprintf(fd, "Executing post-transaction command\n# command: %s\n", ctx->post_transaction);
+	_cleanup_free_ char *k = kver ? xstrndup(kver, strcspn(kver, "/")) : NULL;
+	struct script_vars v = {
+		.kernelver = k,
+		.arch = ctx_arch(ctx),
+		.dkms_tree = ctx->dkms_tree,
+		.source_tree = ctx->source_tree,
+		.install_tree = ctx->install_tree,
+		.tmp_location = ctx->tmp_location,
+	};
+	_cleanup_strv_free_ char **argv = script_shell_argv(&v, ctx->post_transaction);
+	_cleanup_strv_free_ char **env = script_env(NULL, false);
+	log_info("Executing post-transaction command");
+	struct spawn_opts o = { .out_fd = fd, .env = env };
+	int r = spawn_wait(argv, &o);
+	dprintf(fd, "\n# exit code: %d\n", r);
+	return r;
+}

@@ -47,3 +47,10 @@ char **script_shell_argv(const struct script_vars *v, const char *cmd);
  * empty or the script is not executable (a warning, as in dkms), or -errno. */
 int script_run_source(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *what,
 		      const char *line, const char *kver, int out_fd);
+
+/* framework.conf's post_transaction (dkms 3.3+): after a successful install,
+ * uninstall, unbuild, remove, or an autoinstall that installed something,
+ * run as dkms's eval with its output in <dkms_tree>/post_transaction.log
+ * (emptied first). Returns its exit status (which dkms ignores), 0 when
+ * unset, or -errno. */
+int script_post_transaction(const struct dk_ctx *ctx, const char *kver);

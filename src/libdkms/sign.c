@@ -22,10 +22,11 @@ char *kconfig_get(const char *kconfig, const char *key)
 	return xstrndup(p, n);
 }
 
-static char *find_sign_file(const struct dk_ctx *ctx, const char *kver, const char *ksrc)
+static char *find_sign_file(const struct dk_ctx *ctx, const char *kver, const char *ksrc,
+			    const char *configured)
 {
-	if (ctx->sign_file)
-		return ctx_path(ctx, ctx->sign_file);
+	if (configured)
+		return ctx_path(ctx, configured);
 	/* Debian ships it with linux-kbuild-<major.minor>. */
 	_cleanup_free_ char *mm = xstrdup(kver);
 	char *dot = strchr(mm, '.');
@@ -57,7 +58,9 @@ int sign_prepare(const struct dk_ctx *ctx, const char *kver, const char *kconfig
 	if ((!sig || !streq(sig, "y")) && !hash)
 		return 0;
 	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, kver);
-	s->sign_file = find_sign_file(ctx, kver, ksrc);
+	_cleanup_free_ char *sign_file = NULL, *key = NULL, *cert = NULL;
+	ctx_signing_settings(ctx, kver, ctx_arch(ctx), &sign_file, &key, &cert);
+	s->sign_file = find_sign_file(ctx, kver, ksrc, sign_file);
 	if (!s->sign_file) {
 		if (ret_note)
 			*ret_note = xasprintf("sign-file not found for %s, modules won't be signed",
@@ -65,15 +68,25 @@ int sign_prepare(const struct dk_ctx *ctx, const char *kver, const char *kconfig
 		return 0;
 	}
 	s->hash = hash ? TAKE_PTR(hash) : xstrdup("sha512");
-	s->key = ctx->mok_key ? ctx_path(ctx, ctx->mok_key) : ctx_dkms_path(ctx, "mok.key");
-	s->cert = ctx->mok_cert ? ctx_path(ctx, ctx->mok_cert) : ctx_dkms_path(ctx, "mok.pub");
+	/* sign-file also takes a "pkcs11:..." URI as the key. */
+	s->key = !key			      ? ctx_dkms_path(ctx, "mok.key")
+		 : startswith(key, "pkcs11:") ? xstrdup(key)
+					      : ctx_path(ctx, key);
+	s->cert = cert ? ctx_path(ctx, cert) : ctx_dkms_path(ctx, "mok.pub");
 	return 1;
+}
+
+static bool key_usable(const struct dk_signer *s)
+{
+	return (startswith(s->key, "pkcs11:") || path_is_reg(s->key)) && path_is_reg(s->cert);
 }
 
 int sign_ensure_key(const struct dk_signer *s, const char *log_path)
 {
-	if (path_exists(s->key) && path_exists(s->cert))
-		return 0;
+	/* As dkms: when either file is missing (a PKCS#11 key is never made),
+	 * openssl makes a new pair at both paths. */
+	if (key_usable(s) || startswith(s->key, "pkcs11:"))
+		return key_usable(s) ? 0 : -ENOENT;
 	_cleanup_free_ char *tk = xasprintf("%s.new", s->key);
 	_cleanup_free_ char *tc = xasprintf("%s.new", s->cert);
 	char *argv[] = { "openssl", "req",	"-new",
@@ -101,6 +114,9 @@ int sign_ensure_key(const struct dk_signer *s, const char *log_path)
 
 int sign_module(const struct dk_signer *s, const char *ko, int log_fd)
 {
+	/* No key pair (it could not be made): modules are not signed, as in dkms. */
+	if (!key_usable(s))
+		return -ENOKEY;
 	char *argv[] = { s->sign_file, s->hash, s->key, s->cert, (char *)ko, NULL };
 	struct spawn_opts o = { .out_fd = log_fd };
 	int r = spawn_wait(argv, &o);

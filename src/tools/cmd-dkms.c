@@ -14,6 +14,7 @@
 #include "ops.h"
 #include "progress.h"
 #include "register.h"
+#include "script.h"
 #include "spawn.h"
 #include "tarball.h"
 #include "tree.h"
@@ -225,9 +226,17 @@ int cmd_build(struct dk_ctx *ctx, int argc, char **argv)
 	return build_or_install(ctx, false);
 }
 
+/* framework.conf's post_transaction after a verb that changed the system. */
+static int then_post_transaction(struct dk_ctx *ctx, int r)
+{
+	if (r == 0)
+		script_post_transaction(ctx, ctx->kernels ? ctx->kernels[0] : NULL);
+	return r;
+}
+
 int cmd_install(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return build_or_install(ctx, true);
+	return then_post_transaction(ctx, build_or_install(ctx, true));
 }
 
 /* Uninstalls (and with unbuild, unbuilds) m/v for the given kernels. */
@@ -339,17 +348,17 @@ static int undo_verb(struct dk_ctx *ctx, const char *verb, bool unbuild, bool re
 
 int cmd_unbuild(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return undo_verb(ctx, "unbuild", true, false);
+	return then_post_transaction(ctx, undo_verb(ctx, "unbuild", true, false));
 }
 
 int cmd_uninstall(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return undo_verb(ctx, "uninstall", false, false);
+	return then_post_transaction(ctx, undo_verb(ctx, "uninstall", false, false));
 }
 
 int cmd_remove(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return undo_verb(ctx, "remove", true, true);
+	return then_post_transaction(ctx, undo_verb(ctx, "remove", true, true));
 }
 
 /* Any added module at all (autoinstall has nothing to do otherwise). */
@@ -381,8 +390,11 @@ int dkms_autoinstall(struct dk_ctx *ctx, char **kernels)
 	if (lock < 0)
 		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
 	progress_attach(ctx);
-	int failed = autoinstall_kernels(ctx, kernels, NULL);
+	int installed = 0;
+	int failed = autoinstall_kernels(ctx, kernels, &installed);
 	progress_done();
+	if (!failed && installed > 0)
+		script_post_transaction(ctx, kernels && kernels[0] ? kernels[0] : NULL);
 	if (failed)
 		return log_error("One or more modules failed to install during autoinstall.\n"
 				 "Refer to previous errors for more information."),

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t n = 0;
 	fuzz_write(path, data, size);
-	int r = framework_read(path, cb, &n);
+	int r = framework_read(path, NULL, cb, &n);
 	if (r > 0 && r != 7)
 		abort();
 	return 0;

@@ -233,7 +233,7 @@ static void test_framework(void)
 			    "source_tree=/srv/src # here\nsign_file='/x y'\nparallel_jobs=4\n";
 	_cleanup_strv_free_ char **got = NULL;
 	CHECK(write_file_atomic(f, plain, strlen(plain), 0644) == 0);
-	CHECK(framework_read(f, collect, &got) == 0);
+	CHECK(framework_read(f, NULL, collect, &got) == 0);
 	CHECK(strv_length(got) == 4);
 	CHECK_STR(got[0], "dkms_tree=/srv/dkms");
 	CHECK_STR(got[1], "source_tree=/srv/src");
@@ -243,11 +243,23 @@ static void test_framework(void)
 	const char *shell = "if true; then parallel_jobs=$((2 * 3)); fi\nverbose=$(echo 1)\n";
 	_cleanup_strv_free_ char **got2 = NULL;
 	CHECK(write_file_atomic(f, shell, strlen(shell), 0644) == 0);
-	CHECK(framework_read(f, collect, &got2) == 0);
+	CHECK(framework_read(f, NULL, collect, &got2) == 0);
 	CHECK(strv_contains(got2, "parallel_jobs=6"));
 	CHECK(strv_contains(got2, "verbose=1"));
 	_cleanup_free_ char *missing = path_join(scratch, "nope.conf");
-	CHECK(framework_read(missing, collect, &got2) == -ENOENT);
+	CHECK(framework_read(missing, NULL, collect, &got2) == -ENOENT);
+	/* dkms's variables are set while it sources the file, and each value is
+	 * expanded a second time (safe_source): ${kernelver} in single quotes
+	 * too. */
+	const char *sig = "mok_signing_key='/k/${kernelver}.key'\n"
+			  "mok_certificate=$dkms_tree/$kernelver.pub\n";
+	char *context[] = { (char *)"kernelver=6.1.0-9-amd64", (char *)"dkms_tree=/var/lib/dkms",
+			    NULL };
+	_cleanup_strv_free_ char **got3 = NULL;
+	CHECK(write_file_atomic(f, sig, strlen(sig), 0644) == 0);
+	CHECK(framework_read(f, context, collect, &got3) == 0);
+	CHECK(strv_contains(got3, "mok_signing_key=/k/6.1.0-9-amd64.key"));
+	CHECK(strv_contains(got3, "mok_certificate=/var/lib/dkms/6.1.0-9-amd64.pub"));
 }
 
 static const struct {
