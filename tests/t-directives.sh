@@ -20,7 +20,7 @@ pkg() {
 	shift 2
 	d=$S/$n-$v
 	mkdir -p "$d"
-	sed "s/hello/$n/g" "$FIXTURES/hello/hello.c" >"$d/$n.c"
+	sed "s/hello/$n/g; s/MODULE_VERSION(\"1.0\")/MODULE_VERSION(\"$v\")/" "$FIXTURES/hello/hello.c" >"$d/$n.c"
 	echo "obj-m := $n.o" >"$d/Makefile"
 	{
 		echo "PACKAGE_NAME=$n"
@@ -74,8 +74,8 @@ cat "$T/out"
 if [ -d "$ROOT/var/lib/dkms/cyca/1.0/$K" ] || [ -d "$ROOT/var/lib/dkms/cycb/1.0/$K" ]; then
 	fail "a circular module was built"
 fi
-b=$(grep -n "^Built base/1.0" "$T/out" | cut -d: -f1)
-d=$(grep -n "^Building dep/1.0" "$T/out" | cut -d: -f1)
+b=$(grep -n "^base/1.0 .*: built" "$T/out" | head -n1 | cut -d: -f1)
+d=$(grep -n "^dep/1.0 .*: prepare" "$T/out" | head -n1 | cut -d: -f1)
 if [ -z "$b" ] || [ -z "$d" ] || [ "$b" -ge "$d" ]; then fail "dep did not wait for base"; fi
 grep -q "circular BUILD_DEPENDS" "$T/out" || fail "no circular message"
 rec=$ROOT/var/lib/dkms/dep/1.0/$K/$A/.dep_base
@@ -97,6 +97,14 @@ dk add cyca/1.0 >/dev/null
 dk build cyca/1.0 -k "$K" --force >/dev/null 2>&1 || fail "--force did not build"
 [ -d "$ROOT/var/lib/dkms/cyca/1.0/$K/$A/module" ] || fail "cyca not built with --force"
 ok "--force overrides BUILD_DEPENDS"
+
+# a dkms.conf that gained a duplicate after the build: remove still works
+# (dkms's read_conf, not read_conf_strict), status still shows it
+printf 'BUILT_MODULE_NAME[1]=cyca\nDEST_MODULE_LOCATION[1]=/updates/dkms\n' >>"$S/cyca-1.0/dkms.conf"
+dk status cyca/1.0 | grep -q "cyca/1.0, $K, $A: built" || fail "status of a package with a duplicate"
+dk remove cyca/1.0 --all >/dev/null 2>&1 || fail "remove of a package with a duplicate"
+[ ! -d "$ROOT/var/lib/dkms/cyca/1.0" ] || fail "cyca/1.0 not removed"
+ok "a duplicate does not block remove or status"
 
 # --- scripts, CLEAN, $parallel_jobs ---
 pkg scr 1.0 'PRE_BUILD="pre.sh ${kernelver}"' 'POST_BUILD=post.sh' \

@@ -83,8 +83,9 @@ static char *directives_file(char **directives)
 	return path;
 }
 
-int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const char *conf_path,
-		const char *kver, const char *arch, struct dk_pkg **ret, char **ret_error)
+static int load(const struct dk_ctx *ctx, const char *m, const char *v, const char *conf_path,
+		const char *kver, const char *arch, bool lenient, struct dk_pkg **ret,
+		char **ret_error)
 {
 	_cleanup_free_ char *src = conf_path ? NULL : ctx_source_dir(ctx, m, v);
 	_cleanup_free_ char *conf = conf_path ? xstrdup(conf_path) : path_join(src, "dkms.conf");
@@ -131,6 +132,7 @@ int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const ch
 			.timeout_sec = ctx->build_timeout_sec < 120 ? ctx->build_timeout_sec : 120,
 		},
 		.etc_dkms = etc,
+		.lenient = lenient,
 	};
 	/* --directive NAME=value: an assignment sourced after everything else. */
 	_cleanup_free_ char *directives = NULL;
@@ -158,4 +160,17 @@ void module_split_kernel(const struct dk_ctx *ctx, const char *spec, char **ret_
 		*ret_kver = xstrdup(spec);
 		*ret_arch = xstrdup(ctx_arch(ctx));
 	}
+}
+
+int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const char *conf_path,
+		const char *kver, const char *arch, struct dk_pkg **ret, char **ret_error)
+{
+	return load(ctx, m, v, conf_path, kver, arch, false, ret, ret_error);
+}
+
+int module_load_lenient(const struct dk_ctx *ctx, const char *m, const char *v,
+			const char *conf_path, const char *kver, const char *arch,
+			struct dk_pkg **ret, char **ret_error)
+{
+	return load(ctx, m, v, conf_path, kver, arch, true, ret, ret_error);
 }

@@ -19,6 +19,12 @@ void module_tree(const struct dk_ctx *ctx, struct dk_tree *t);
  * (file unreadable; *ret_error set too). */
 int module_load(const struct dk_ctx *ctx, const char *m, const char *v, const char *conf_path,
 		const char *kver, const char *arch, struct dk_pkg **ret, char **ret_error);
+/* The same with dkms's read_conf instead of read_conf_strict (duplicate
+ * module names allowed): for uninstall, unbuild, remove and status, which
+ * dkms lets a package with such a dkms.conf go through. */
+int module_load_lenient(const struct dk_ctx *ctx, const char *m, const char *v,
+			const char *conf_path, const char *kver, const char *arch,
+			struct dk_pkg **ret, char **ret_error);
 /* dkms's exit code for a module_load failure: 8 bad dkms.conf, or ours for
  * an untrusted source. */
 int module_load_exit_code(int r);

@@ -251,8 +251,8 @@ static int undo(struct dk_ctx *ctx, char **kernels, bool unbuild)
 		module_split_kernel(ctx, kernels[i], &k, &a);
 		_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 		_cleanup_free_ char *err = NULL;
-		int l = module_load(ctx, ctx->module, ctx->version, ctx->conf_path, k, a, &pkg,
-				    &err);
+		int l = module_load_lenient(ctx, ctx->module, ctx->version, ctx->conf_path, k, a,
+					    &pkg, &err);
 		if (l < 0) {
 			log_error(l == -EPERM ? "%s" : "Bad conf file.\n%s", strempty(err));
 			code = module_load_exit_code(l);
@@ -310,8 +310,8 @@ static char **built_kernels(struct dk_ctx *ctx, bool complete_only)
 		_cleanup_free_ char *k = NULL, *a = NULL;
 		module_split_kernel(ctx, l[i], &k, &a);
 		_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
-		if (complete_only && (module_load(ctx, ctx->module, ctx->version, ctx->conf_path, k,
-						  a, &pkg, NULL) < 0 ||
+		if (complete_only && (module_load_lenient(ctx, ctx->module, ctx->version,
+							  ctx->conf_path, k, a, &pkg, NULL) < 0 ||
 				      !ops_is_built(ctx, pkg, k, a)))
 			continue;
 		strv_push(&r, l[i]);

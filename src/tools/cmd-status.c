@@ -66,7 +66,7 @@ static void status_version(struct dk_ctx *ctx, const struct dk_tree *t, const ch
 			continue;
 		_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 		_cleanup_free_ char *err = NULL;
-		if (module_load(ctx, m, v, NULL, k, a, &pkg, &err) < 0) {
+		if (module_load_lenient(ctx, m, v, NULL, k, a, &pkg, &err) < 0) {
 			log_warning("%s", err);
 			continue;
 		}
