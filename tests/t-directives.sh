@@ -49,6 +49,17 @@ pkg flags 1.0 'REMAKE_INITRD=yes' 'NO_WEAK_MODULES=yes' 'BUILD_DEPENDS_REBUILD=n
 grep -q "Deprecated feature: REMAKE_INITRD" "$T/err" || fail "no REMAKE_INITRD deprecation"
 ok "validation: duplicates 8, no modules valid, flags accepted"
 
+# a dkms.conf that bash cannot read to its end: check shows bash's words
+# (file, line) and advises fixing the file, not removing the module
+pkg badsh 1.0
+dk add badsh/1.0 >/dev/null
+printf 'PACKAGE_NAME=badsh\nif then\nPACKAGE_VERSION=1.0\n' >"$S/badsh-1.0/dkms.conf"
+dk check -k "$K" >"$T/check" 2>&1 || true
+grep -q "badsh-1.0/dkms.conf: line 2" "$T/check" || { cat "$T/check"; fail "check does not show bash's error"; }
+grep -q "fix its dkms.conf" "$T/check" || { cat "$T/check"; fail "check does not advise fixing dkms.conf"; }
+rm -rf "$ROOT/var/lib/dkms/badsh" "$S/badsh-1.0"
+ok "check: bash's error and the advice to fix dkms.conf"
+
 # --- OBSOLETE_BY: a kernel past it does not build (dkms 3.4), no build run ---
 pkg obs 1.0 'OBSOLETE_BY=5.0'
 dk add obs/1.0 >/dev/null

@@ -371,6 +371,7 @@ static void scan_one(const struct dk_ctx *ctx, const struct dk_tree *t, struct a
 		err = NULL;
 	if (err || !pkg) {
 		m->state = AGENT_BROKEN;
+		m->bad_conf = path_is_dir(src);
 		free(m->detail);
 		m->detail = err ? err : xstrdup("invalid dkms.conf");
 		return;

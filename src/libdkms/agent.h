@@ -24,6 +24,7 @@ struct agent_mod {
 	bool files_missing;	 /* stale because an installed file is gone */
 	bool failure_is_current; /* failed, and neither source nor kernel changed since */
 	bool remake_initrd;	 /* dkms.conf: REMAKE_INITRD=yes (not known in a quick scan) */
+	bool bad_conf;		 /* broken: the source is there, its dkms.conf is not valid */
 	char *detail;		 /* log path, exclusion reason, error */
 	char **files;		 /* installed module files (host paths) */
 	char **dest_names;

@@ -79,8 +79,15 @@ static const char *remedy(const struct report *rep, const struct agent_mod *m, c
 			 strempty(m->detail), rep->prog, m->name, m->version, kver);
 		return buf;
 	case AGENT_BROKEN:
-		snprintf(buf, sizeof(buf), "repair or remove it: %s remove %s/%s --all", rep->prog,
-			 m->name, m->version);
+		/* A dkms.conf error is fixed in the file (the message names it
+		 * and the line); removing the module would not help. */
+		if (m->bad_conf)
+			snprintf(buf, sizeof(buf),
+				 "fix its dkms.conf as said above, then: %s install %s/%s -k %s",
+				 rep->prog, m->name, m->version, kver);
+		else
+			snprintf(buf, sizeof(buf), "repair or remove it: %s remove %s/%s --all",
+				 rep->prog, m->name, m->version);
 		return buf;
 	default: return NULL;
 	}
