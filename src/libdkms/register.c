@@ -129,10 +129,8 @@ bool register_is_broken(const struct dk_ctx *ctx, const char *m, const char *v)
 
 int register_delete(const struct dk_ctx *ctx, const char *m, const char *v)
 {
-	_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
-	_cleanup_free_ char *err = NULL;
-	if (module_load_lenient(ctx, m, v, NULL, running_kernel(), ctx_arch(ctx), &pkg, &err) >= 0)
-		script_run_source(ctx, pkg, "post_remove", pkg->post_remove, NULL, -1);
+	/* POST_REMOVE ran when the version left each kernel (dkms runs it in
+	 * do_uninstall, not when the version is deleted). */
 	_cleanup_free_ char *vdir = ctx_dkms_path(ctx, m, v);
 	_cleanup_free_ char *trash = ctx_dkms_path(ctx, m, ".removing");
 	rm_rf(trash);

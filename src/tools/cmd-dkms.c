@@ -204,6 +204,7 @@ static int build_or_install(struct dk_ctx *ctx, bool install)
 				code = 1;
 				continue;
 			}
+			script_run_source(ctx, pkg, "post_remove", pkg->post_remove, k, -1);
 			install_depmod(ctx, k);
 		}
 		ops_job_add(&jobs, &n, ctx->module, ctx->version, k, a);
@@ -266,6 +267,9 @@ static int undo(struct dk_ctx *ctx, char **kernels, bool unbuild)
 			if (install_remove(ctx, pkg, k, a, &rerr) < 0) {
 				log_error("%s", rerr);
 				code = 1;
+			} else {
+				/* dkms runs POST_REMOVE whenever a version leaves a kernel. */
+				script_run_source(ctx, pkg, "post_remove", pkg->post_remove, k, -1);
 			}
 			if (!strv_contains(depmod, k))
 				strv_push(&depmod, k);
@@ -374,6 +378,12 @@ static bool tree_has_modules(struct dk_ctx *ctx)
 
 int dkms_autoinstall(struct dk_ctx *ctx, char **kernels)
 {
+	/* dkms 3.1+: the switch the kernel hooks honour stops the verb too. */
+	_cleanup_free_ char *off = ctx_path(ctx, "/etc/dkms/no-autoinstall");
+	if (path_exists(off)) {
+		printf("Automatic installation of modules has been disabled.\n");
+		return 0;
+	}
 	for (size_t i = 0; kernels && kernels[i]; i++) {
 		_cleanup_free_ char *k = NULL, *a = NULL, *hint = NULL;
 		module_split_kernel(ctx, kernels[i], &k, &a);

@@ -11,6 +11,7 @@
 #include "module.h"
 #include "ops.h"
 #include "progress.h"
+#include "script.h"
 #include "sign.h"
 #include "tree.h"
 
@@ -19,7 +20,7 @@ static int one_kernel(struct dk_ctx *ctx, const char *verb, char **k, char **a)
 {
 	if (strv_length(ctx->kernels) != 1)
 		return log_error(
-			       "The action %s does not support multiple kernel version parameters on the command line.",
+			       "The action %s requires exactly one kernel version parameter on the command line.",
 			       verb),
 		       4;
 	if (ctx->all)
@@ -125,32 +126,86 @@ int cmd_generate_mok(struct dk_ctx *ctx, int argc, char **argv)
 	return 0;
 }
 
-/* Before a kernel is installed: nothing to build yet; say what will be. */
+/* Takes the modules built for kver/arch out of it and unbuilds them (only
+ * those with AUTOINSTALL when autoinstall_only); the versions stay
+ * registered. dkms 3.1+: 14 when one fails. */
+static int unbuild_kernel(struct dk_ctx *ctx, const char *verb, const char *k, const char *a,
+			  bool autoinstall_only)
+{
+	_cleanup_close_ int lock = lock_tree(ctx, 0);
+	if (lock < 0)
+		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
+	struct dk_tree t;
+	module_tree(ctx, &t);
+	_cleanup_strv_free_ char **mods = NULL;
+	tree_list_modules(&t, &mods);
+	bool removed = false;
+	_cleanup_free_ char *failed = xstrdup("");
+	for (size_t i = 0; mods && mods[i]; i++) {
+		_cleanup_strv_free_ char **vs = NULL;
+		tree_list_versions(&t, mods[i], &vs);
+		for (size_t j = 0; vs && vs[j]; j++) {
+			_cleanup_free_ char *base = tree_path(&t, mods[i], vs[j], k, a);
+			if (!path_is_dir(base))
+				continue;
+			_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
+			_cleanup_free_ char *err = NULL;
+			bool loaded = module_load_lenient(ctx, mods[i], vs[j], NULL, k, a, &pkg,
+							  &err) >= 0;
+			if (autoinstall_only && (!loaded || !pkg->autoinstall))
+				continue;
+			fprintf(stderr, "dkms: removing module %s/%s for kernel %s (%s)\n", mods[i],
+				vs[j], k, a);
+			_cleanup_free_ char *rerr = NULL;
+			int r = 0;
+			if (loaded && tree_is_installed(&t, mods[i], vs[j], k, a)) {
+				r = install_remove(ctx, pkg, k, a, &rerr);
+				if (r < 0)
+					log_error("%s", rerr);
+				else
+					script_run_source(ctx, pkg, "post_remove", pkg->post_remove,
+							  k, -1);
+				removed = true;
+			}
+			/* A module still in the kernel stays built, as it is installed. */
+			if (r < 0 || kbuild_unbuild(ctx, mods[i], vs[j], k, a) < 0) {
+				char *f = xasprintf("%s %s/%s(1)", failed, mods[i], vs[j]);
+				free(failed);
+				failed = f;
+			}
+		}
+	}
+	free(t.dir);
+	if (removed && !ctx->no_depmod)
+		install_depmod(ctx, k);
+	if (!isempty(failed))
+		return log_error("dkms %s for kernel %s (%s) failed for module(s)%s.", verb, k, a,
+				 failed),
+		       14;
+	return 0;
+}
+
+/* Before a kernel is installed (again, at the same version): its
+ * AUTOINSTALL modules are unbuilt so that kernel_postinst builds them
+ * against the new headers, as dkms 3.1+ does. A new kernel has none. */
 int cmd_kernel_preinst(struct dk_ctx *ctx, int argc, char **argv)
 {
 	_cleanup_free_ char *k = NULL, *a = NULL;
 	int r = one_kernel(ctx, "kernel_preinst", &k, &a);
 	if (r)
 		return r;
-	if (!kbuild_have_headers(ctx, k, NULL))
-		printf("dkms: the headers of kernel %s are not installed (yet); its modules will be built when they are.\n",
-		       k);
-	return 0;
+	return unbuild_kernel(ctx, "kernel_preinst", k, a, true);
 }
 
-/* After a kernel is installed: autoinstall for it, skipped (not failed)
- * while its headers are missing, as dkms's hook does. */
+/* After a kernel is installed: autoinstall for it (dkms 3.1+: the same
+ * verb, so a kernel without headers is 21 when there is something to
+ * build; the kernel hooks check for headers before they call it). */
 int cmd_kernel_postinst(struct dk_ctx *ctx, int argc, char **argv)
 {
 	_cleanup_free_ char *k = NULL, *a = NULL;
 	int r = one_kernel(ctx, "kernel_postinst", &k, &a);
 	if (r)
 		return r;
-	if (!kbuild_have_headers(ctx, k, NULL)) {
-		printf("dkms: autoinstall for kernel %s was skipped since the kernel headers for this kernel do not seem to be installed.\n",
-		       k);
-		return 0;
-	}
 	_cleanup_strv_free_ char **kernels = ops_kernels(ctx);
 	return dkms_autoinstall(ctx, kernels);
 }
@@ -163,41 +218,5 @@ int cmd_kernel_prerm(struct dk_ctx *ctx, int argc, char **argv)
 	int r = one_kernel(ctx, "kernel_prerm", &k, &a);
 	if (r)
 		return r;
-	_cleanup_close_ int lock = lock_tree(ctx, 0);
-	if (lock < 0)
-		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
-	struct dk_tree t;
-	module_tree(ctx, &t);
-	_cleanup_strv_free_ char **mods = NULL;
-	tree_list_modules(&t, &mods);
-	bool removed = false;
-	int code = 0;
-	for (size_t i = 0; mods && mods[i]; i++) {
-		_cleanup_strv_free_ char **vs = NULL;
-		tree_list_versions(&t, mods[i], &vs);
-		for (size_t j = 0; vs && vs[j]; j++) {
-			_cleanup_free_ char *base = tree_path(&t, mods[i], vs[j], k, a);
-			if (!path_is_dir(base))
-				continue;
-			_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
-			_cleanup_free_ char *err = NULL;
-			if (tree_is_installed(&t, mods[i], vs[j], k, a) &&
-			    module_load(ctx, mods[i], vs[j], NULL, k, a, &pkg, &err) >= 0) {
-				_cleanup_free_ char *rerr = NULL;
-				if (install_remove(ctx, pkg, k, a, &rerr) < 0) {
-					log_error("%s", rerr);
-					code = 1;
-					continue;
-				}
-				removed = true;
-			}
-			printf("dkms: removing %s/%s from kernel %s (%s)\n", mods[i], vs[j], k, a);
-			if (kbuild_unbuild(ctx, mods[i], vs[j], k, a) < 0)
-				code = 1;
-		}
-	}
-	free(t.dir);
-	if (removed && !ctx->no_depmod)
-		install_depmod(ctx, k);
-	return code;
+	return unbuild_kernel(ctx, "kernel_prerm", k, a, false);
 }
