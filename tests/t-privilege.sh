@@ -281,3 +281,27 @@ base=$ROOT/var/lib/dkms/zfslike/1.0/$K/$A
 dk remove zfslike/1.0 --all >/dev/null
 unchanged "zfs-like"
 ok "contained builds keep dkms's paths: a custom MAKE naming \$dkms_tree/M/V/build, a zfs-like POST_BUILD writing \$dkms_tree/M/V/K/A"
+
+# ---- Paths by descriptor: an image's absolute links lead inside it ----------
+# A root whose dkms tree and module directory are absolute links (as an
+# image may have them): lock, build, install land inside the root; the
+# host's paths of the same names are never created.
+R2=$T/root2
+mk_root "$R2" "$K"
+HOSTP=/dkms-agent-test-$$
+mkdir -p "$R2$HOSTP/dkms" "$R2$HOSTP/updates"
+rm -rf "$R2/var/lib/dkms"
+ln -s "$HOSTP/dkms" "$R2/var/lib/dkms"
+ln -s "$HOSTP/updates" "$R2/lib/modules/$K/updates"
+add_fixture "$R2" hello 1.0
+rc=0
+"$DKMS_AGENT" --root "$R2" install hello/1.0 -k "$K" >"$T/out" 2>&1 || rc=$?
+if [ -e "$HOSTP" ]; then
+	rm -rf "${HOSTP:?}"
+	fail "links: the host's $HOSTP was written"
+fi
+[ "$rc" -eq 0 ] || fail "links: install failed: $(cat "$T/out")"
+[ -f "$R2$HOSTP/dkms/hello/1.0/$K/$A/module/hello.ko" ] || fail "links: not built inside the root"
+[ -f "$R2$HOSTP/updates/dkms/hello.ko" ] || fail "links: not installed inside the root: $(find "$R2" -name 'hello.ko*')"
+unchanged "links"
+ok "paths by descriptor: absolute links in --root's dkms tree and /lib/modules lead inside the root"

@@ -79,10 +79,38 @@ char *ctx_path(const struct dk_ctx *ctx, const char *p)
 	return path_join(ctx->root, p);
 }
 
+/* The host path of a tree (the dkms tree, /lib/modules, /usr/src) under
+ * --root, found as a chroot into the root finds it: an image whose
+ * /var/lib/dkms or /lib is an absolute link keeps us inside the image.
+ * Resolved once per tree and process (what exists of it; the rest as is). */
+static char *tree_base(const struct dk_ctx *ctx, const char *tree)
+{
+	static struct {
+		char *root, *tree, *host;
+	} cache[8];
+	static size_t n;
+	if (isempty(ctx->root))
+		return xstrdup(tree);
+	for (size_t i = 0; i < n; i++)
+		if (streq(cache[i].root, ctx->root) && streq(cache[i].tree, tree))
+			return xstrdup(cache[i].host);
+	_cleanup_close_ int root_fd = open_root(ctx->root);
+	_cleanup_free_ char *rest = NULL, *at = NULL;
+	_cleanup_close_ int fd =
+		root_fd < 0 ? -1 : chase_existing(root_fd, tree, CHASE_IN_ROOT, &rest, &at);
+	if (fd < 0)
+		return ctx_path(ctx, tree);
+	_cleanup_free_ char *inside = path_join(at, rest);
+	char *host = ctx_path(ctx, inside);
+	if (n < ELEMENTSOF(cache) && !*rest)
+		cache[n++] = (typeof(cache[0])){ xstrdup(ctx->root), xstrdup(tree), xstrdup(host) };
+	return host;
+}
+
 char *ctx_tree_path(const struct dk_ctx *ctx, const char *tree, ...)
 {
 	va_list ap;
-	char *r = ctx_path(ctx, tree);
+	char *r = tree_base(ctx, tree);
 	va_start(ap, tree);
 	for (const char *s; (s = va_arg(ap, const char *));) {
 		char *n = path_join(r, s);
@@ -91,6 +119,19 @@ char *ctx_tree_path(const struct dk_ctx *ctx, const char *tree, ...)
 	}
 	va_end(ap);
 	return r;
+}
+
+int ctx_open(const struct dk_ctx *ctx, const char *p, int flags, bool create, char **ret_host_path)
+{
+	_cleanup_close_ int root_fd = open_root(ctx->root);
+	if (root_fd < 0)
+		return root_fd;
+	_cleanup_free_ char *inside = NULL;
+	int fd = chase(root_fd, p, CHASE_IN_ROOT | (create ? CHASE_MKDIR : 0), flags,
+		       ret_host_path ? &inside : NULL);
+	if (fd >= 0 && ret_host_path)
+		*ret_host_path = ctx_path(ctx, inside);
+	return fd;
 }
 
 char *ctx_resolved_path(const struct dk_ctx *ctx, const char *p)

@@ -77,6 +77,11 @@ char *ctx_tree_path(const struct dk_ctx *ctx, const char *tree, ...);
  * a link on the way is missing), the plain <root>p, for the caller's error
  * message. */
 char *ctx_resolved_path(const struct dk_ctx *ctx, const char *p);
+/* Opens p (a path inside the root) as a chroot into the root would, by
+ * descriptor (basic/chase.h, CHASE_IN_ROOT); flags as for openat. With
+ * create, p and its missing parents are made as directories (0755). Returns
+ * the fd or -errno; with ret_host_path, also the host path it resolved to. */
+int ctx_open(const struct dk_ctx *ctx, const char *p, int flags, bool create, char **ret_host_path);
 /* The source tree of m/v as ctx_resolved_path() finds it, through the dkms
  * tree's source link: <root><dkms_tree>/m/v/source followed inside the root. */
 char *ctx_source_dir(const struct dk_ctx *ctx, const char *m, const char *v);

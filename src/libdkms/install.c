@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <sys/utsname.h>
@@ -243,15 +244,24 @@ int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char
 		int r = archive_original(ctx, pkg, kver, arch, i, srcs[i], dir, ret_error);
 		if (r < 0)
 			return r;
-		r = mkdir_p(dir, 0755);
+		/* The directory as a chroot into the root finds (and makes) it: an
+		 * absolute link in an image's /lib/modules never leads to the
+		 * host's. */
+		_cleanup_free_ char *loc = install_dest_location(ctx, pkg, i);
+		_cleanup_free_ char *inside = path_join(ctx->install_tree, kver, loc);
+		_cleanup_free_ char *real_dir = NULL;
+		r = ctx_open(ctx, inside, O_PATH | O_DIRECTORY, true, &real_dir);
+		if (r >= 0)
+			close(r);
+		_cleanup_free_ char *dst =
+			r >= 0 ? path_join(real_dir, path_basename(dsts[i])) : xstrdup(dsts[i]);
 		/* framework.conf's symlink_modules: a link to the built module, as
 		 * seen inside the root, instead of a copy. */
 		const char *in_root = startswith(srcs[i], ctx->root);
 		if (r >= 0 && ctx->symlink_modules)
-			r = symlink_atomic(!isempty(ctx->root) && in_root ? in_root : srcs[i],
-					   dsts[i]);
+			r = symlink_atomic(!isempty(ctx->root) && in_root ? in_root : srcs[i], dst);
 		else if (r >= 0)
-			r = copy_file_atomic(srcs[i], dsts[i], 0644);
+			r = copy_file_atomic(srcs[i], dst, 0644);
 		if (r < 0) {
 			*ret_error = xasprintf("Failed to install %s: %s", dsts[i], strerror(-r));
 			return r;

@@ -94,6 +94,14 @@ bool kbuild_have_headers(const struct dk_ctx *ctx, const char *kver, char **ret_
 	return false;
 }
 
+/* <dkms_tree>/m/v as a chroot into the root finds it: everything of the
+ * build happens under it, by this path or by its fd. */
+static char *module_vdir(const struct dk_ctx *ctx, const struct dk_pkg *pkg)
+{
+	_cleanup_free_ char *inside = path_join(ctx->dkms_tree, pkg->name, pkg->version);
+	return ctx_resolved_path(ctx, inside);
+}
+
 /* One build in progress: where it happens and what it runs with. */
 struct build {
 	const struct dk_ctx *ctx;
@@ -424,7 +432,7 @@ static int post_build(struct build *b, const char *staging, char *const *extra_e
 	struct buildenv env;
 	buildenv_init(&env, b->ctx);
 	env.sb.no_namespaces = b->env.sb.no_namespaces;
-	_cleanup_free_ char *vdir = ctx_dkms_path(b->ctx, pkg->name, pkg->version);
+	_cleanup_free_ char *vdir = module_vdir(b->ctx, pkg);
 	_cleanup_free_ char *host_post = path_join(vdir, pname);
 	_cleanup_free_ char *m = path_join(staging, "module"), *l = path_join(staging, "log");
 	_cleanup_free_ char *vm = path_join(b->view_base, "module");
@@ -590,7 +598,7 @@ int kbuild_run(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *k
 				"Your kernel headers for kernel %s cannot be found at %s. Please install the %s package or use the --kernelsourcedir option.",
 				kver, b.ksrc, hint));
 
-	_cleanup_free_ char *vdir = ctx_dkms_path(ctx, pkg->name, pkg->version);
+	_cleanup_free_ char *vdir = module_vdir(ctx, pkg);
 	_cleanup_free_ char *base = path_join(vdir, kver, arch);
 	_cleanup_free_ char *bname = xasprintf(".build-%s", b.tag);
 	_cleanup_free_ char *sname = xasprintf(".staging-%s", b.tag);

@@ -7,12 +7,13 @@
 
 int lock_tree(const struct dk_ctx *ctx, unsigned timeout_sec)
 {
-	_cleanup_free_ char *dir = ctx_path(ctx, ctx->dkms_tree);
-	int r = mkdir_p(dir, 0755);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *p = path_join(dir, ".lock");
-	_cleanup_close_ int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* The tree as a chroot into the root sees it; the lock file itself is
+	 * never a link. */
+	_cleanup_close_ int dir = ctx_open(ctx, ctx->dkms_tree, O_PATH | O_DIRECTORY, true, NULL);
+	if (dir < 0)
+		return dir;
+	_cleanup_close_ int fd =
+		openat(dir, ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	time_t start = time(NULL);
