@@ -115,8 +115,8 @@ static bool keeps_originals(const struct dk_ctx *ctx)
 }
 
 /* The first regular file named name.ko[.comp] under dir, in directory order
- * (as find(1) walks), or NULL. */
-static char *find_module_under(const char *dir, const char *name, int depth)
+ * (as find(1) walks), that is not the same as ours, or NULL. */
+static char *find_module_under(const char *dir, const char *name, const char *ours, int depth)
 {
 	DIR *d = depth <= 16 ? opendir(dir) : NULL;
 	if (!d)
@@ -132,10 +132,11 @@ static char *find_module_under(const char *dir, const char *name, int depth)
 			continue;
 		const char *rest = startswith(e->d_name, name);
 		if (S_ISDIR(st.st_mode))
-			found = find_module_under(p, name, depth + 1);
+			found = find_module_under(p, name, ours, depth + 1);
 		else if (S_ISREG(st.st_mode) && rest &&
 			 (streq(rest, ".ko") || streq(rest, ".ko.zst") || streq(rest, ".ko.xz") ||
-			  streq(rest, ".ko.gz")))
+			  streq(rest, ".ko.gz")) &&
+			 !files_equal(p, ours))
 			found = TAKE_PTR(p);
 	}
 	closedir(d);
@@ -192,7 +193,8 @@ static int archive_original(const struct dk_ctx *ctx, const struct dk_pkg *pkg, 
 	_cleanup_free_ char *lib = ctx_install_path(ctx, kver);
 	_cleanup_free_ char *extra = path_join(lib, "extra"), *updates = path_join(lib, "updates");
 	char *cands[] = { tree_find_module_file(extra, name), tree_find_module_file(updates, name),
-			  tree_find_module_file(dest_dir, name), find_module_under(lib, name, 0) };
+			  tree_find_module_file(dest_dir, name),
+			  find_module_under(lib, name, built, 0) };
 	const char *orig = NULL;
 	for (size_t c = 0; c < ELEMENTSOF(cands) && !orig; c++)
 		if (cands[c] && path_is_reg(cands[c]) && !files_equal(cands[c], built))
@@ -202,9 +204,13 @@ static int archive_original(const struct dk_ctx *ctx, const struct dk_pkg *pkg, 
 		_cleanup_free_ char *dst = path_join(keep, path_basename(orig));
 		_cleanup_free_ char *origin = xasprintf("%s.origin", dst);
 		_cleanup_free_ char *line = xasprintf("%s\n", in_root(ctx, orig));
-		r = move_file(orig, dst);
+		/* Where it came from first: a crash between the two leaves the
+		 * original in place, never an archive without its origin. */
+		r = mkdir_p(keep, 0755);
 		if (r >= 0)
 			r = write_file_atomic(origin, line, strlen(line), 0644);
+		if (r >= 0)
+			r = move_file(orig, dst);
 		if (r < 0)
 			*ret_error = xasprintf("Failed to keep the original %s in %s: %s", orig,
 					       keep, strerror(-r));
