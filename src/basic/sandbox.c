@@ -136,7 +136,7 @@ static int populate(void)
 	_cleanup_close_ int root = open(OLDROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return fail("open", OLDROOT);
-	DIR *d = fdopendir(dup(root));
+	DIR *d = fdopendir(fcntl(root, F_DUPFD_CLOEXEC, 3));
 	if (!d)
 		return fail("opendir", OLDROOT);
 	int r = 0;

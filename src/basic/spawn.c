@@ -46,11 +46,12 @@ static void child_fds(const struct spawn_opts *o, int capture_fd)
 	else if (o->quiet && devnull >= 0)
 		dup2(devnull, STDERR_FILENO);
 #ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) == 0)
-		return;
+	if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) < 0)
 #endif
-	for (int fd = 3; fd < 1024; fd++)
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		for (int fd = 3; fd < 1024; fd++)
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	for (size_t i = 0; i < o->n_pass_fds; i++)
+		fcntl(o->pass_fds[i], F_SETFD, 0);
 }
 
 /* execvp, then the system directories for administrator tools: depmod,

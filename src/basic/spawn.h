@@ -2,7 +2,7 @@
 /* Running programs: by argv vector only, fork/exec, output to a log fd,
  * optional working directory, extra environment and timeout; contained in a
  * sandbox (sandbox.h) when asked. Every child gets /dev/null as stdin and
- * no other descriptor of ours. */
+ * no other descriptor of ours than those it is given (pass_fds). */
 #pragma once
 
 #include <sys/types.h>
@@ -19,6 +19,10 @@ struct spawn_opts {
 	gid_t gid;
 	int run_as_user;
 	int quiet; /* discard output when out_fd < 0 */
+	/* Descriptors the child inherits under the same numbers (a memfd it
+	 * reads as /proc/self/fd/N); every other one of ours is closed. */
+	const int *pass_fds;
+	size_t n_pass_fds;
 	/* Run contained: cwd is a path of the sandbox's view; env applies on top
 	 * of the sandbox's; uid/gid come from the sandbox. */
 	const struct sandbox *sandbox;

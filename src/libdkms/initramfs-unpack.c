@@ -156,7 +156,7 @@ static int run_tool(const char *tool, const char *extra, const uint8_t *data, si
 {
 	static char lc_all[] = "LC_ALL=C";
 	static char *const env[] = { lc_all, NULL };
-	_cleanup_close_ int in = memfd_create("initramfs-in", 0);
+	_cleanup_close_ int in = memfd_create("initramfs-in", MFD_CLOEXEC); /* passed to it */
 	_cleanup_close_ int out = memfd_create("initramfs-out", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (in < 0 || out < 0)
 		return -errno;
@@ -173,7 +173,8 @@ static int run_tool(const char *tool, const char *extra, const uint8_t *data, si
 		argv[k++] = (char *)extra;
 	argv[k++] = path;
 	argv[k] = NULL;
-	struct spawn_opts o = { .out_fd = out, .env = env };
+	int pass[] = { in };
+	struct spawn_opts o = { .out_fd = out, .env = env, .pass_fds = pass, .n_pass_fds = 1 };
 	r = spawn_wait(argv, &o);
 	if (r < 0)
 		return reason_set(ret_reason, r, "cannot run %s: %s", tool, strerror(-r));

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +66,7 @@ static int check_trust(const struct dk_ctx *ctx, const char *m, const char *v, c
 static char *directives_file(char **directives)
 {
 	char *path = xstrdup("/tmp/dkms-directives.XXXXXX");
-	int fd = mkstemp(path);
+	int fd = mkostemp(path, O_CLOEXEC);
 	if (fd < 0) {
 		free(path);
 		return NULL;

@@ -39,9 +39,38 @@ static void test_initramfs_no_reason(void)
 	free(reason);
 }
 
+/* A gzip image: gzip reads its input by /proc/self/fd/N, a descriptor the
+ * reader passes on purpose (every other one is closed in children). */
+static void test_initramfs_gzip(void)
+{
+	char dir[] = "/tmp/test-defects.XXXXXX";
+	if (!mkdtemp(dir))
+		return;
+	_cleanup_free_ char *cmd = xasprintf("cd %s && mkdir -p img/lib && echo hi >img/lib/x && "
+					     "(cd img && find . | cpio -o -H newc --quiet) | gzip "
+					     ">initrd.gz",
+					     dir);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "cpio or gzip missing: the gzip image is not tested\n");
+		rm_rf(dir);
+		return;
+	}
+	_cleanup_free_ char *img = xasprintf("%s/initrd.gz", dir);
+	struct initramfs *i = NULL;
+	char *reason = NULL;
+	int r = initramfs_read(img, &i, &reason);
+	CHECK(r >= 0 && initramfs_lookup(i, "lib/x"));
+	if (r < 0)
+		fprintf(stderr, "gzip image: %s\n", strempty(reason));
+	free(reason);
+	initramfs_free(i);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	test_initramfs_no_reason();
+	test_initramfs_gzip();
 	printf("%d passed, %d failed\n", passes, failures);
 	return failures ? 1 : 0;
 }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -102,6 +103,15 @@ static void test_fds(void)
 	close(b);
 	close(50);
 	close(51);
+	/* What a caller passes on purpose reaches it (a memfd read by path). */
+	int m = memfd_create("test", MFD_CLOEXEC);
+	CHECK(m >= 0 && write(m, "passed\n", 7) == 7);
+	_cleanup_free_ char *script = xasprintf("cat /proc/self/fd/%d", m);
+	int pass[] = { m };
+	struct spawn_opts po = { .out_fd = -1, .pass_fds = pass, .n_pass_fds = 1 };
+	_cleanup_free_ char *got = sh(script, &po, &r);
+	CHECK(r == 0 && got && streq(got, "passed\n"));
+	close(m);
 }
 
 static void test_timeouts(void)
