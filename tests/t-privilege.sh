@@ -145,11 +145,20 @@ for v in 'PACKAGE_NAME="../../../../../../opt/decoy/x"' 'PACKAGE_NAME="a/b"' 'PA
 	grep -qF "$T/pkgdir/dkms.conf" "$T/err" || fail "3: $v: the file is not named: $(cat "$T/err")"
 	grep -q "Invalid 'PACKAGE_" "$T/err" || fail "3: $v: the value is not named: $(cat "$T/err")"
 done
+# A binaries-only tarball names its module in a file of its own.
+mkdir -p "$T/tb/dkms_binaries_only" "$T/tb/dkms_main_tree/$K/$A/module"
+cp "$FIXTURES/hello/dkms.conf" "$T/tb/dkms_binaries_only/"
+echo "../../../../../../opt/decoy/x" >"$T/tb/dkms_binaries_only/PACKAGE_NAME"
+echo "1.0" >"$T/tb/dkms_binaries_only/PACKAGE_VERSION"
+touch "$T/tb/dkms_main_tree/$K/$A/module/hello.ko"
+tar -C "$T/tb" -czf "$T/evil.tar.gz" .
+expect_rc 7 dk ldtarball "$T/evil.tar.gz" 2>"$T/err"
+grep -q "contains '/'" "$T/err" || fail "3: ldtarball: $(cat "$T/err")"
 expect_rc 2 dk add -m ../x -v 1.0 2>/dev/null
 expect_rc 2 dk build hello/../../x -k "$K" 2>/dev/null
 [ "$(ls -R "$ROOT/usr/src" "$ROOT/var/lib/dkms")" = "$src_before" ] || fail "3: the trees changed"
 unchanged 3
-ok "3: names with '/', '..' or a leading '-' refused (dkms.conf: 8, command line: 2), nothing written"
+ok "3: names with '/', '..' or a leading '-' refused (dkms.conf: 8, tarball: 7, command line: 2), nothing written"
 
 # ---- 4: kernel versions with '../' -------------------------------------------
 mkdir -p "$T/decoy/x86_64"

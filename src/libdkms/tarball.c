@@ -7,6 +7,7 @@
 #include "module.h"
 #include "register.h"
 #include "spawn.h"
+#include "validate.h"
 #include "tarball.h"
 #include "tree.h"
 
@@ -156,6 +157,8 @@ static int load_built(const struct dk_ctx *ctx, const char *tmp, const char *m, 
 		_cleanup_strv_free_ char **as = NULL;
 		dir_list(kd, &as);
 		for (size_t j = 0; as && as[j]; j++) {
+			if (validate_name(ks[i]) || validate_name(as[j]))
+				continue; /* not a kernel/arch this tree could hold */
 			_cleanup_free_ char *from = path_join(kd, as[j]);
 			_cleanup_free_ char *to = ctx_dkms_path(ctx, m, v, ks[i], as[j]);
 			if (!path_is_dir(from))
@@ -206,6 +209,13 @@ static int load_in(const struct dk_ctx *ctx, const char *tmp, const struct tarba
 			return reason_set(ret_error, 7, "%s is not a valid DKMS tarball.",
 					  o->archive);
 		}
+		/* They become directory names in the tree: checked at the door. */
+		const char *why = validate_name(m) ? validate_name(m) : validate_name(v);
+		if (why)
+			return reason_set(ret_error, 7,
+					  "%s is not a valid DKMS tarball: its name or version "
+					  "('%s', '%s') %s.",
+					  o->archive, m, v, why);
 	} else {
 		/* The name and version from its dkms.conf, before copying anything. */
 		_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
