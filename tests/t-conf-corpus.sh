@@ -22,8 +22,13 @@ configs=(
 	"-k 6.12.9+bpo-arm64 -a aarch64 -s /usr/src/linux-headers-6.12.9+bpo-arm64"
 	"-k 5.10.0-30-686-pae -a i686 -m othermod -v 9.9 -j 3"
 )
+# The host's kernel is tried on the files that look at the kernel's tree
+# (its .config, a command, a test); for the others only the paths differ,
+# which the second set already covers.
+real_kernel=""
 if K=$(host_kver); then
-	configs+=("-k $K -a x86_64 -s /usr/src/linux-headers-$K")
+	real_kernel="-k $K -a x86_64 -s /usr/src/linux-headers-$K"
+	configs+=("$real_kernel")
 else
 	echo "no Debian kernel headers: the real source dir is not tried"
 fi
@@ -41,6 +46,10 @@ for f in "$CORPUS"/*; do
 	cp "$f" "$d/dkms.conf"
 	ok_all=1
 	for i in "${!configs[@]}"; do
+		if [ -n "$real_kernel" ] && [ "${configs[$i]}" = "$real_kernel" ] &&
+			! grep -qE 'CONFIG_|\.config|kernel_config|\$\(|`|\[|test |if ' "$f"; then
+			continue
+		fi
 		read -ra args <<<"${configs[$i]}"
 		rc_ref=0 rc_agent=0
 		"$REF" "${args[@]}" "$d/dkms.conf" >"$T/ref.out" 2>/dev/null || rc_ref=$?
