@@ -11,11 +11,16 @@ char *kconfig_get(const char *kconfig, const char *key)
 	_cleanup_free_ char *c = NULL;
 	if (read_full_file(kconfig, &c, NULL, 16 << 20) < 0)
 		return NULL;
+	/* The key at the start of a line, the first one included (a --config
+	 * file may hold that one line). */
 	_cleanup_free_ char *needle = xasprintf("\n%s=", key);
-	const char *p = strstr(c, needle);
-	if (!p)
-		return NULL;
-	p += strlen(needle);
+	const char *p = startswith(c, needle + 1);
+	if (!p) {
+		p = strstr(c, needle);
+		if (!p)
+			return NULL;
+		p += strlen(needle);
+	}
 	size_t n = strcspn(p, "\n");
 	if (n >= 2 && p[0] == '"' && p[n - 1] == '"')
 		return xstrndup(p + 1, n - 2);
