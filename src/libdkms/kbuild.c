@@ -215,15 +215,6 @@ static int step_failed(struct build *b, int code, int r, const char *what)
 		    xasprintf("%s failed on kernel: %s (%s)", what, b->kver, b->arch));
 }
 
-/* Whether rel, in the build directory, is an executable regular file (looked
- * at by fd, beneath the build directory: it is the build user's). */
-static bool executable_in_build(const struct build *b, const char *rel)
-{
-	_cleanup_close_ int fd = chase(b->build_fd, rel, 0, O_PATH, NULL);
-	struct stat st;
-	return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
-}
-
 /* A PRE_BUILD or POST_BUILD line, run as dkms 3.2+ does: in the build
  * directory, with dkms's environment for build steps; a non-zero exit status
  * fails the build with that status (a script that is not executable is only
@@ -231,16 +222,7 @@ static bool executable_in_build(const struct build *b, const char *rel)
 static int run_script(struct build *b, const struct buildenv *env, const char *script,
 		      const char *what, char *const *extra_env)
 {
-	_cleanup_strv_free_ char **argv = script_argv(b->view_build, script);
-	if (!argv)
-		return 0;
-	_cleanup_strv_free_ char **words = strv_split(script, " \t\n");
-	if (!executable_in_build(b, words[0])) {
-		dprintf(b->log_fd, "Warning: The %s script is not executable.\n", what);
-		return 0;
-	}
-	dprintf(b->log_fd, "Running the %s script: %s\n", what, script);
-	int r = contained(b, env, argv, extra_env);
+	int r = script_run(env, b->build_fd, b->view_build, what, script, extra_env, b->log_fd);
 	if (r == 0)
 		return 0;
 	if (r == -ETIME)

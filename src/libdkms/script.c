@@ -124,21 +124,51 @@ char **script_shell_argv(const struct script_vars *v, const char *cmd)
 	return argv;
 }
 
-int script_run_source(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *what,
-		      const char *line, const char *kver, int out_fd)
+int script_run(const struct buildenv *env, int dir_fd, const char *view_dir, const char *what,
+	       const char *line, char *const *extra_env, int out_fd)
 {
-	_cleanup_free_ char *dir = ctx_source_dir(ctx, pkg->name, pkg->version);
 	_cleanup_strv_free_ char **words = isempty(line) ? NULL : strv_split(line, " \t\n");
 	if (!words || !words[0])
 		return 0;
-	/* Looked at by fd beneath the source: no link leads root's look elsewhere. */
-	_cleanup_close_ int sfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int fd = sfd < 0 ? -1 : chase(sfd, words[0], 0, O_PATH, NULL);
+	/* Looked at by fd beneath its directory: no link leads root's look
+	 * elsewhere (the build directory is the build user's). */
+	_cleanup_close_ int fd = chase(dir_fd, words[0], 0, O_PATH, NULL);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111)) {
-		log_warning("The %s script is not executable: %s/%s", what, dir, words[0]);
+		if (out_fd >= 0)
+			dprintf(out_fd, "Warning: The %s script is not executable.\n", what);
+		else
+			log_warning("The %s script is not executable: %s", what, words[0]);
 		return 0;
 	}
+	if (out_fd >= 0)
+		dprintf(out_fd, "Running the %s script: %s\n", what, line);
+	else
+		log_info("Running the %s script: %s", what, line);
+	_cleanup_strv_free_ char **argv = script_argv(view_dir, line);
+	struct spawn_opts o = buildenv_opts(env, view_dir, out_fd, extra_env);
+	o.quiet = 0;
+	int r = spawn_wait(argv, &o);
+	if (r == -ETIME && out_fd >= 0)
+		dprintf(out_fd,
+			"The %s script was killed after %u s with everything it started "
+			"(build_timeout= in /etc/dkms-agent.conf)\n",
+			what, env->timeout_sec);
+	else if (r == -ETIME)
+		log_warning("The %s script was killed after %u s (build_timeout=)", what,
+			    env->timeout_sec);
+	return r;
+}
+
+int script_run_source(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *what,
+		      const char *line, const char *kver, int out_fd)
+{
+	if (isempty(line))
+		return 0;
+	_cleanup_free_ char *dir = ctx_source_dir(ctx, pkg->name, pkg->version);
+	_cleanup_close_ int sfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return log_warning_errno(-errno, "The %s script's directory %s: %m", what, dir);
 	/* Contained, as the build user: the source read-only where dkms shows it. */
 	struct buildenv e;
 	buildenv_init(&e, ctx);
@@ -150,19 +180,12 @@ int script_run_source(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const 
 	}
 	buildenv_contained(&e);
 	_cleanup_free_ char *cwd = buildenv_path(&e, view);
-	_cleanup_strv_free_ char **argv = script_argv(cwd, line);
 	_cleanup_free_ char *ksrc = kver ? ctx_kernel_source_dir(ctx, kver) : NULL;
 	_cleanup_free_ char *kconfig = ksrc ? path_join(ksrc, ".config") : NULL;
 	_cleanup_strv_free_ char **env = script_env(kconfig, false);
-	log_info("Running the %s script: %s", what, line);
-	struct spawn_opts o = buildenv_opts(&e, cwd, out_fd, env);
-	o.quiet = 0;
-	r = spawn_wait(argv, &o);
+	r = script_run(&e, sfd, cwd, what, line, env, out_fd);
 	buildenv_done(&e);
-	if (r == -ETIME)
-		log_warning("The %s script of %s/%s was killed after %u s (build_timeout=)", what,
-			    pkg->name, pkg->version, ctx->build_timeout_sec);
-	else if (r != 0)
+	if (r > 0)
 		log_debug("The %s script of %s/%s exited with %d", what, pkg->name, pkg->version,
 			  r);
 	return r;

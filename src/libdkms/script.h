@@ -39,6 +39,17 @@ char **script_argv(const char *dir, const char *line);
  * never interpolated into the script. */
 char **script_shell_argv(const struct script_vars *v, const char *cmd);
 
+struct buildenv;
+/* The one runner of a package's script line (PRE_BUILD, POST_BUILD, POST_ADD,
+ * PRE_INSTALL, POST_INSTALL, POST_REMOVE): its first word is a file beneath
+ * the directory dir_fd, looked at by fd (not a regular executable file: a
+ * warning and 0, as in dkms), run contained in env (buildenv.h) with
+ * view_dir, where env shows that directory, as its working directory.
+ * Output and messages go to out_fd (-1: ours). Returns the exit status,
+ * -ETIME when it was killed at the time limit, or -errno. */
+int script_run(const struct buildenv *env, int dir_fd, const char *view_dir, const char *what,
+	       const char *line, char *const *extra_env, int out_fd);
+
 /* Runs a source-directory script line (what: "post_add", "pre_install",
  * "post_install", "post_remove") of pkg, in <dkms_tree>/m/v/source, with
  * output to out_fd (-1: ours): as the build user in a sandbox where that
