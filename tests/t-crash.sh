@@ -57,8 +57,15 @@ crash() {
 	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 	crash_rc=0
 	{ wait "$pid"; } 2>/dev/null || crash_rc=$?
+	# Children tied to us by PR_SET_PDEATHSIG die a moment later: on a
+	# loaded machine that moment can pass 50 ms. A survivor is one still
+	# there after 2 s.
 	left=$(survivors "$pid")
-	[ -z "$left" ] || { nap 0.05; left=$(survivors "$pid"); }
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		[ -n "$left" ] || break
+		nap 0.2
+		left=$(survivors "$pid")
+	done
 	if [ -n "$left" ]; then
 		if [ "$orphans_seen" -eq 0 ]; then
 			# REGRESSION (fixed): spawn.c puts every child (make, depmod) in its own

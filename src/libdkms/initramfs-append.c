@@ -107,7 +107,8 @@ int initramfs_lock(const char *image)
 }
 
 /* Removes IMAGE.dkms-tmp.* left by an interrupted run (a full-size copy
- * each, from older versions or a killed regeneration). Needs the lock. */
+ * each, from older versions or a killed regeneration) and the temporaries
+ * of a journal being written. Needs the lock. */
 static void remove_stale_temporaries(const char *image)
 {
 	_cleanup_free_ char *dir = xstrdup(image);
@@ -120,7 +121,10 @@ static void remove_stale_temporaries(const char *image)
 		return;
 	size_t bl = strlen(base);
 	for (size_t k = 0; names && names[k]; k++) {
-		if (strncmp(names[k], base, bl) != 0 || !startswith(names[k] + bl, ".dkms-tmp."))
+		const char *rest = strncmp(names[k], base, bl) == 0 ? names[k] + bl : NULL;
+		/* a copy of the image, or of the journal being written */
+		if (!rest || (!startswith(rest, ".dkms-tmp.") &&
+			      !startswith(rest, ".dkms-append.dkms-tmp.")))
 			continue;
 		_cleanup_free_ char *p = s ? path_join(dir, names[k]) : xstrdup(names[k]);
 		if (unlink(p) == 0)

@@ -315,6 +315,34 @@ static int reinstall_stale(struct dk_ctx *ctx, struct agent_mod *mods, size_t n,
 	return failed;
 }
 
+/* Installs again what lost its files, builds and installs what is missing.
+ * Returns the number of failures. */
+static int repair_modules(struct dk_ctx *ctx, struct agent_mod *mods, size_t n, const char *kver,
+			  const char *arch, int *ret_installed)
+{
+	int installed = 0, more = 0;
+	int failed = reinstall_stale(ctx, mods, n, kver, arch, &installed);
+	_cleanup_strv_free_ char **kernels = NULL;
+	strv_consume(&kernels, xasprintf("%s/%s", kver, arch));
+	failed += autoinstall_kernels(ctx, kernels, &more);
+	*ret_installed = installed + more;
+	return failed;
+}
+
+/* The initramfs refresh owed since marker was written; the marker goes
+ * once it is done. */
+static int refresh_owed(const struct dk_ctx *ctx, const char *kver, struct agent_mod *mods,
+			size_t n, const char *marker)
+{
+	struct rootfs_info rfs = { 0 };
+	rootfs_probe(ctx->root, ctx->root_device, &rfs);
+	int r = refresh_initramfs(ctx, kver, mods, n, rfs.fstype);
+	if (r >= 0)
+		unlink(marker);
+	rootfs_info_done(&rfs);
+	return r;
+}
+
 /* The work the boot run does when something may be missing; runs in the
  * child, after the budget started: every dkms.conf is read here. */
 static int boot_repair(struct dk_ctx *ctx, const char *kver, const char *arch)
@@ -351,26 +379,11 @@ static int boot_repair(struct dk_ctx *ctx, const char *kver, const char *arch)
 		log_info("%zu module(s) missing for %s: %s", work, kver, strempty(before));
 	if (work || force)
 		write_file_atomic(marker, "", 0, 0644);
-	int installed = 0, failed = 0;
-	if (work) {
-		failed = reinstall_stale(ctx, mods, n, kver, arch, &installed);
-		_cleanup_strv_free_ char **kernels = NULL;
-		strv_consume(&kernels, xasprintf("%s/%s", kver, arch));
-		int more = 0;
-		failed += autoinstall_kernels(ctx, kernels, &more);
-		installed += more;
-	}
+	int installed = 0;
+	int failed = work ? repair_modules(ctx, mods, n, kver, arch, &installed) : 0;
 	agent_mods_free(mods, n);
 	agent_scan(ctx, kver, arch, false, &mods, &n);
-	int refresh = 0;
-	if (path_exists(marker)) {
-		struct rootfs_info rfs = { 0 };
-		rootfs_probe(ctx->root, ctx->root_device, &rfs);
-		refresh = refresh_initramfs(ctx, kver, mods, n, rfs.fstype);
-		if (refresh >= 0)
-			unlink(marker);
-		rootfs_info_done(&rfs);
-	}
+	int refresh = path_exists(marker) ? refresh_owed(ctx, kver, mods, n, marker) : 0;
 	if (ctx->load_modules)
 		load_needed(ctx, mods, n, kver);
 	_cleanup_free_ char *after = missing_list(mods, n);
