@@ -519,7 +519,7 @@ static int verify(int fd, uint64_t off, size_t seg_len, const uint8_t *magic,
 static int write_segment(int fd, const char *image, uint64_t old, const uint8_t *seg,
 			 size_t seg_len, const struct item *items, size_t n, char **ret_reason)
 {
-	static const uint8_t zeros[8];
+	static const uint8_t zeros[12]; /* up to 7 of padding, then 4 for the magic */
 	/* Align to 4 bytes plus 4 NULs: the kernel skips them, and a zstd
 	 * frame appended to a zstd image stays a segment of its own rather
 	 * than reading as the next frame of the same stream. */
