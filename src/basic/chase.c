@@ -150,7 +150,7 @@ static bool next_component(struct walk *w, char *buf, size_t size, bool *ret_las
 }
 
 /* A symbolic link met on the way: its target goes in front of what is left. */
-static int walk_link(struct walk *w, int dir_fd, const char *name)
+static int walk_link(struct walk *w, int dir_fd, const char *name, bool slash)
 {
 	if (w->flags & CHASE_NO_SYMLINKS)
 		return -ELOOP;
@@ -169,7 +169,8 @@ static int walk_link(struct walk *w, int dir_fd, const char *name)
 		while (w->depth > 0)
 			walk_pop(w);
 	}
-	char *t = xasprintf("%s%s%s", target, *w->todo ? "/" : "", w->todo);
+	/* A trailing slash after the link still asks for a directory. */
+	char *t = xasprintf("%s%s%s", target, *w->todo || slash ? "/" : "", w->todo);
 	free(w->todo);
 	w->todo = t;
 	return 0;
@@ -242,7 +243,7 @@ static int walk_run(struct walk *w, enum walk_mode mode, char **ret_last, bool *
 			return -errno;
 		bool follow = !last || slash || !(w->flags & CHASE_NOFOLLOW);
 		if (exists && S_ISLNK(st.st_mode) && follow && !(last && mode == WALK_PARENT)) {
-			int r = walk_link(w, dir, name);
+			int r = walk_link(w, dir, name, slash);
 			if (r < 0)
 				return r;
 			continue;
@@ -264,7 +265,7 @@ static int walk_run(struct walk *w, enum walk_mode mode, char **ret_last, bool *
 		int fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 && errno == ELOOP && ++w->links <= MAX_LINKS) {
 			/* Swapped for a symbolic link since fstatat: look again. */
-			char *t = xasprintf("%s%s%s", name, *w->todo ? "/" : "", w->todo);
+			char *t = xasprintf("%s%s%s", name, *w->todo || slash ? "/" : "", w->todo);
 			free(w->todo);
 			w->todo = t;
 			continue;
