@@ -45,6 +45,8 @@ pid_t sandbox_clone(void)
 #endif
 }
 
+static int make_view(const struct sandbox *sb);
+
 bool sandbox_namespaces_available(void)
 {
 	static int cached = -1;
@@ -53,10 +55,18 @@ bool sandbox_namespaces_available(void)
 	cached = 0;
 	if (geteuid() != 0)
 		return false;
+	/* The whole view, once, with nothing in it: an initramfs (whose root
+	 * cannot be pivoted away) or a container without CAP_SYS_ADMIN fails
+	 * here rather than in every build step. */
 	fflush(NULL);
 	pid_t pid = sandbox_clone();
-	if (pid == 0)
-		_exit(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ? 1 : 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null >= 0)
+			dup2(null, STDERR_FILENO);
+		struct sandbox empty = { 0 };
+		_exit(make_view(&empty) < 0 ? 1 : 0);
+	}
 	if (pid < 0)
 		return false;
 	int status;

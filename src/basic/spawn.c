@@ -97,7 +97,9 @@ static int start(char *const *argv, const struct spawn_opts *o, int capture_fd, 
 		 bool *ret_session)
 {
 	const struct sandbox *sb = o->sandbox;
-	bool ns = sb && !sb->no_namespaces && geteuid() == 0;
+	/* Namespaces where they work (probed once: an initramfs or a container
+	 * may refuse them); the fallback otherwise. */
+	bool ns = sb && !sb->no_namespaces && sandbox_namespaces_available();
 	fflush(stdout);
 	fflush(stderr);
 	pid_t parent = getpid();
