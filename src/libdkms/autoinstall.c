@@ -20,13 +20,17 @@ static int autoinstall_collect(struct dk_ctx *ctx, const struct dk_tree *t, char
 		const char *newest = NULL;
 		bool installed = false, broken = false;
 		for (size_t j = 0; vs && vs[j]; j++) {
-			if (!startswith(vs[j], "kernel-") && !streq(vs[j], "original_module") &&
-			    register_is_broken(ctx, mods[i], vs[j])) {
-				/* dkms 3.1+ leaves a module with a broken version alone. */
-				log_error(
-					"%s/%s is broken! Missing the source directory or the symbolic link pointing to it.\nManual intervention is required!",
-					mods[i], vs[j]);
+			_cleanup_free_ char *why =
+				startswith(vs[j], "kernel-") || streq(vs[j], "original_module")
+					? NULL
+					: register_broken_reason(ctx, mods[i], vs[j]);
+			if (why) {
+				/* dkms 3.1+ leaves a module with a broken version
+				 * alone; the others still install, and the run says
+				 * that one could not be. */
+				log_error("%s", why);
 				broken = true;
+				failed++;
 				break;
 			}
 			if (!tree_is_added(t, mods[i], vs[j]))

@@ -127,6 +127,23 @@ bool register_is_broken(const struct dk_ctx *ctx, const char *m, const char *v)
 	return path_is_dir(vdir) && !path_is_reg(conf);
 }
 
+char *register_broken_reason(const struct dk_ctx *ctx, const char *m, const char *v)
+{
+	if (!register_is_broken(ctx, m, v))
+		return NULL;
+	_cleanup_free_ char *link = ctx_dkms_path(ctx, m, v, "source");
+	_cleanup_free_ char *src = ctx_source_dir(ctx, m, v);
+	_cleanup_free_ char *conf = path_join(src, "dkms.conf");
+	if (path_is_dir(src))
+		return xasprintf(
+			"%s/%s is broken! Could not locate dkms.conf file: %s does not exist.\n"
+			"Manual intervention is required!",
+			m, v, conf);
+	return xasprintf("%s/%s is broken! Missing the source directory or the symbolic link "
+			 "pointing to it (%s, for %s).\nManual intervention is required!",
+			 m, v, link, conf);
+}
+
 int register_delete(const struct dk_ctx *ctx, const char *m, const char *v)
 {
 	/* POST_REMOVE ran when the version left each kernel (dkms runs it in

@@ -23,6 +23,8 @@ int register_add(const struct dk_ctx *ctx, const char *m, const char *v, char **
 /* m/v has a directory in the tree but its source (link or directory) or
  * the dkms.conf in it is gone: dkms 3.1+ calls that broken. */
 bool register_is_broken(const struct dk_ctx *ctx, const char *m, const char *v);
+/* Why m/v is broken, naming what is missing (for the user), or NULL. */
+char *register_broken_reason(const struct dk_ctx *ctx, const char *m, const char *v);
 /* Deletes m/v from the tree (after POST_REMOVE), and m when nothing is left. */
 int register_delete(const struct dk_ctx *ctx, const char *m, const char *v);
 /* The kernel dkms would pick without -k: the running one when its headers

@@ -66,12 +66,10 @@ int dkms_need_module_version(struct dk_ctx *ctx, const char *verb)
 
 int dkms_not_broken(struct dk_ctx *ctx)
 {
-	if (!register_is_broken(ctx, ctx->module, ctx->version))
+	_cleanup_free_ char *why = register_broken_reason(ctx, ctx->module, ctx->version);
+	if (!why)
 		return 0;
-	log_error(
-		"%s/%s is broken!\nMissing the source directory or the symbolic link pointing to it.\n"
-		"Manual intervention is required!",
-		ctx->module, ctx->version);
+	log_error("%s", why);
 	return 4;
 }
 
