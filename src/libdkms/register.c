@@ -150,9 +150,15 @@ int register_delete(const struct dk_ctx *ctx, const char *m, const char *v)
 	 * do_uninstall, not when the version is deleted). */
 	_cleanup_free_ char *vdir = ctx_dkms_path(ctx, m, v);
 	_cleanup_free_ char *trash = ctx_dkms_path(ctx, m, ".removing");
-	rm_rf(trash);
-	if (rename(vdir, trash) == 0)
-		rm_rf(trash);
+	/* Renamed first, so no reader sees half a version; a failure to rename
+	 * or to remove is the caller's error, never ignored. */
+	int r = rm_rf(trash);
+	if (r >= 0 && rename(vdir, trash) < 0 && errno != ENOENT)
+		r = -errno;
+	if (r >= 0)
+		r = rm_rf(trash);
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *mdir = ctx_dkms_path(ctx, m);
 	_cleanup_strv_free_ char **rest = NULL;
 	dir_list(mdir, &rest);

@@ -25,7 +25,8 @@ int register_add(const struct dk_ctx *ctx, const char *m, const char *v, char **
 bool register_is_broken(const struct dk_ctx *ctx, const char *m, const char *v);
 /* Why m/v is broken, naming what is missing (for the user), or NULL. */
 char *register_broken_reason(const struct dk_ctx *ctx, const char *m, const char *v);
-/* Deletes m/v from the tree (after POST_REMOVE), and m when nothing is left. */
+/* Deletes m/v from the tree (after POST_REMOVE), and m when nothing is left.
+ * Returns 0 or -errno (a rename or removal that failed). */
 int register_delete(const struct dk_ctx *ctx, const char *m, const char *v);
 /* The kernel dkms would pick without -k: the running one when its headers
  * are there; else the newest kernel under the install tree that has them

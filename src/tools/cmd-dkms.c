@@ -344,7 +344,11 @@ static int undo_verb(struct dk_ctx *ctx, const char *verb, bool unbuild, bool re
 		return 0;
 	/* Nothing built any more: unregister the version, as dkms does. */
 	printf("Deleting module %s-%s completely from the DKMS tree.\n", ctx->module, ctx->version);
-	register_delete(ctx, ctx->module, ctx->version);
+	r = register_delete(ctx, ctx->module, ctx->version);
+	if (r < 0)
+		return log_error_errno(r, "Cannot delete %s/%s from the tree: %m", ctx->module,
+				       ctx->version),
+		       1;
 	return 0;
 }
 
