@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <zstd.h>
 
@@ -126,4 +127,70 @@ int compress_file_opts(const char *src, const char *dst, const char *suffix, con
 int compress_file(const char *src, const char *dst, const char *suffix)
 {
 	return compress_file_opts(src, dst, suffix, NULL);
+}
+
+#define LOAD_MAX ((size_t)1 << 30)
+
+static int unzstd(const char *in, size_t len, char **ret, size_t *ret_len)
+{
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	if (!d)
+		return -ENOMEM;
+	size_t cap = 1 << 20, out_len = 0;
+	char *out = xmalloc(cap);
+	ZSTD_inBuffer ib = { in, len, 0 };
+	size_t k = 1;
+	while (ib.pos < ib.size || k != 0) {
+		if (out_len == cap) {
+			if (cap >= LOAD_MAX)
+				break;
+			out = xrealloc(out, cap *= 2);
+		}
+		ZSTD_outBuffer ob = { out + out_len, cap - out_len, 0 };
+		k = ZSTD_decompressStream(d, &ob, &ib);
+		out_len += ob.pos;
+		if (ZSTD_isError(k) || (ob.pos == 0 && ib.pos == ib.size && k != 0))
+			break;
+	}
+	ZSTD_freeDCtx(d);
+	if (k != 0) {
+		free(out);
+		return -EBADMSG;
+	}
+	*ret = out;
+	*ret_len = out_len;
+	return 0;
+}
+
+/* xz -dc / gzip -dc into a memory file. */
+static int untool(const char *tool, const char *path, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = memfd_create("dkms-agent-module", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char *argv[] = { (char *)tool, "-dc", "--", (char *)path, NULL };
+	struct spawn_opts o = { .out_fd = fd };
+	int r = spawn_wait(argv, &o);
+	if (r != 0)
+		return r < 0 ? r : -EBADMSG;
+	_cleanup_free_ char *proc = xasprintf("/proc/self/fd/%d", fd);
+	return read_full_file(proc, ret, ret_len, LOAD_MAX);
+}
+
+int compress_load(const char *path, char **ret, size_t *ret_len)
+{
+	if (endswith(path, ".xz"))
+		return untool("xz", path, ret, ret_len);
+	if (endswith(path, ".gz"))
+		return untool("gzip", path, ret, ret_len);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int r = read_full_file(path, &data, &len, LOAD_MAX);
+	if (r < 0)
+		return r;
+	if (endswith(path, ".zst"))
+		return unzstd(data, len, ret, ret_len);
+	*ret = TAKE_PTR(data);
+	*ret_len = len;
+	return 0;
 }

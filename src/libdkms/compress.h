@@ -14,3 +14,7 @@ int compress_file(const char *src, const char *dst, const char *suffix);
  * ours above). For zstd only the level counts (-N, --ultra, --fast=N); the
  * frame still records its content size. */
 int compress_file_opts(const char *src, const char *dst, const char *suffix, const char *opts);
+
+/* Reads a module file into memory, decompressed according to its suffix
+ * (.zst through libzstd, .xz and .gz through their tools). At most 1 GiB. */
+int compress_load(const char *path, char **ret, size_t *ret_len);
