@@ -125,7 +125,7 @@ _dkms_agent_kernels() {
 
 _dkms_agent() {
 	local cur prev root verb='' i module='' words
-	local verbs='add build unbuild install uninstall remove status autoinstall check boot kernel-install early-modules conf initramfs help'
+	local verbs='add build unbuild install uninstall remove status autoinstall check boot kernel-install early-modules conf initramfs cache help'
 	local opts='-m -v -k -a -q -j --all --force --no-depmod --no-initramfs --verbose --root'
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
@@ -191,6 +191,9 @@ _dkms_agent() {
 		return ;;
 	check)
 		mapfile -t COMPREPLY < <(compgen -W '-k --all-kernels --json --root' -- "$cur")
+		return ;;
+	cache)
+		mapfile -t COMPREPLY < <(compgen -W 'list prune clear --json --max-size' -- "$cur")
 		return ;;
 	boot | early-modules | autoinstall)
 		mapfile -t COMPREPLY < <(compgen -W '-k --all -q --no-initramfs' -- "$cur")

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "macro.h"
 
@@ -67,6 +68,10 @@ void rmdir_parents(const char *p, const char *stop);
 /* Lists directory entries (no . and ..), sorted; ENOENT gives an empty list. */
 int dir_list(const char *p, char ***ret);
 int fsync_dir_of(const char *p);
+
+/* "123", "10K", "500M", "2G", "1T" (powers of 1024, an optional "iB" or
+ * "B") into bytes. -EINVAL for anything else or an overflow. */
+int parse_size(const char *s, uint64_t *ret);
 
 /* Version comparison in the manner of `sort -V` (dkms uses it). */
 int version_cmp(const char *a, const char *b);

@@ -133,7 +133,7 @@ int compress_file(const char *src, const char *dst, const char *suffix)
 
 static int unzstd(const char *in, size_t len, char **ret, size_t *ret_len)
 {
-	ZSTD_DCtx *d = ZSTD_createDCtx();
+	ZSTD_DStream *d = ZSTD_createDStream();
 	if (!d)
 		return -ENOMEM;
 	size_t cap = 1 << 20, out_len = 0;
@@ -152,7 +152,7 @@ static int unzstd(const char *in, size_t len, char **ret, size_t *ret_len)
 		if (ZSTD_isError(k) || (ob.pos == 0 && ib.pos == ib.size && k != 0))
 			break;
 	}
-	ZSTD_freeDCtx(d);
+	ZSTD_freeDStream(d);
 	if (k != 0) {
 		free(out);
 		return -EBADMSG;

@@ -21,6 +21,9 @@ void ctx_init(struct dk_ctx *ctx)
 		.boot_budget_sec = 300,
 		.build_timeout_sec = 3600,
 		.load_modules = true,
+		.cache_mode = 1,
+		.cache_dir = xstrdup("/var/cache/dkms-agent"),
+		.cache_max_size = (uint64_t)1 << 30,
 	};
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	ctx->jobs = n > 0 ? (int)n : 1;
@@ -55,6 +58,7 @@ void ctx_done(struct dk_ctx *ctx)
 	free(ctx->archive);
 	free(ctx->template_kernel);
 	free(ctx->source_dir_arg);
+	free(ctx->cache_dir);
 	*ctx = (struct dk_ctx){ 0 };
 }
 
@@ -212,7 +216,7 @@ const char *dk_phase_name(enum dk_phase p)
 		[DK_PHASE_DEPMOD] = "depmod",	    [DK_PHASE_INITRAMFS] = "initramfs",
 		[DK_PHASE_INSTALLED] = "installed", [DK_PHASE_SKIPPED] = "skipped",
 		[DK_PHASE_FAILED] = "failed",	    [DK_PHASE_OUTPUT] = "output",
-		[DK_PHASE_TICK] = "tick",
+		[DK_PHASE_TICK] = "tick",	    [DK_PHASE_CACHED] = "cached",
 	};
 	return p < DK_PHASE__MAX && names[p] ? names[p] : "?";
 }
@@ -387,6 +391,14 @@ static void load_agent_conf(struct dk_ctx *ctx)
 			ctx->early_modules = strv_split(v, " \t,");
 		} else if (streq(l, "load_modules"))
 			ctx->load_modules = !(streq(v, "no") || streq(v, "0") || streq(v, "false"));
+		else if (streq(l, "cache"))
+			ctx->cache_mode = streq(v, "readonly") ? 2 : parse_bool(v) ? 1 : 0;
+		else if (streq(l, "cache_dir") && *v == '/')
+			set_str(&ctx->cache_dir, v);
+		else if (streq(l, "cache_max_size") && parse_size(v, &ctx->cache_max_size) < 0)
+			log_warning(
+				"%s: cache_max_size=%s is not a size (e.g. 2G, 500M); using %llu bytes",
+				p, v, (unsigned long long)ctx->cache_max_size);
 	}
 }
 

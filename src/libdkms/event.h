@@ -13,6 +13,7 @@ enum dk_phase {
 	DK_PHASE_SIGN,	     /* strip, sign, compress the modules */
 	DK_PHASE_POST_BUILD, /* the POST_BUILD script */
 	DK_PHASE_BUILT,	     /* the build finished (seconds set) */
+	DK_PHASE_CACHED,     /* instead of BUILT: restored from the build cache, nothing compiled */
 	DK_PHASE_INSTALL,    /* copying into the kernel's module directory */
 	DK_PHASE_DEPMOD,     /* depmod for kver (m, v empty) */
 	DK_PHASE_INITRAMFS,  /* initramfs for kver (m, v empty) */

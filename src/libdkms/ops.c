@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "cache.h"
 #include "install.h"
 #include "kbuild.h"
 #include "log.h"
@@ -74,6 +75,10 @@ static void job_emit(const struct dk_ctx *ctx, const struct dk_job *j, enum dk_p
 	case DK_PHASE_BUILT:
 		log_info("Built %s/%s for %s (%s) in %.1f s", j->m, j->v, j->kver, j->arch,
 			 j->seconds);
+		break;
+	case DK_PHASE_CACHED:
+		log_info("Built %s/%s for %s (%s) from the build cache in %.2f s", j->m, j->v,
+			 j->kver, j->arch, j->seconds);
 		break;
 	case DK_PHASE_INSTALLED:
 		log_info("Installed %s/%s for %s (%s)", j->m, j->v, j->kver, j->arch);
@@ -310,19 +315,39 @@ static void child_progress(void *userdata, const struct dk_event *ev)
 	dprintf(*(int *)userdata, "P %d\n", (int)ev->phase);
 }
 
-/* The child's last record: "R <code>\n<log>\n<message>" up to EOF. */
-static void child_main(const struct dk_ctx *ctx, struct dk_job *j, int fd)
+enum { BUILT, BUILT_STORED, FROM_CACHE };
+
+/* The cache first (unless --force), then kbuild; a build's result goes
+ * into the cache. The child's last record: "R <code> <how>\n<log>\n<message>"
+ * up to EOF. */
+static void child_main(const struct dk_ctx *ctx, struct dk_cache *cache, struct dk_job *j,
+		       unsigned flags, int fd)
 {
-	struct kbuild_result res;
+	struct kbuild_result res = { 0 };
 	struct dk_ctx c = *ctx;
 	c.progress = child_progress;
 	c.progress_userdata = &fd;
-	kbuild_run(&c, j->pkg, j->kver, j->arch, &res);
-	dprintf(fd, "R %d\n%s\n%s", res.code, strempty(res.log_path), strempty(res.message));
+	char key[SHA256_HEX_SIZE];
+	_cleanup_free_ char *inputs = NULL;
+	int how = BUILT;
+	bool keyed = cache && cache_key(cache, j->pkg, j->kver, j->arch, key, &inputs) >= 0;
+	if (keyed && !(flags & OPS_REBUILD) &&
+	    cache_fetch(cache, key, inputs, j->pkg, j->kver, j->arch) == 0) {
+		how = FROM_CACHE;
+		res.log_path = ctx_dkms_path(ctx, j->m, j->v, j->kver, j->arch, "log", "make.log");
+	} else {
+		kbuild_run(&c, j->pkg, j->kver, j->arch, &res);
+		if (keyed && res.code == 0 && cache_writable(cache) &&
+		    cache_store(cache, key, inputs, j->pkg, j->kver, j->arch) == 0)
+			how = BUILT_STORED;
+	}
+	dprintf(fd, "R %d %d\n%s\n%s", res.code, how, strempty(res.log_path),
+		strempty(res.message));
 	_exit(0);
 }
 
-static int start_child(const struct dk_ctx *ctx, struct dk_job *j, struct child *c)
+static int start_child(const struct dk_ctx *ctx, struct dk_cache *cache, unsigned flags,
+		       struct dk_job *j, struct child *c)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -337,7 +362,7 @@ static int start_child(const struct dk_ctx *ctx, struct dk_job *j, struct child 
 		close(p[0]);
 		/* A build dies with the command that started it. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		child_main(ctx, j, p[1]);
+		child_main(ctx, cache, j, flags, p[1]);
 	}
 	close(p[1]);
 	*c = (struct child){ .pid = pid, .fd = p[0], .job = j, .start = now(), .log_fd = -1 };
@@ -402,8 +427,9 @@ static bool child_read(const struct dk_ctx *ctx, struct child *c)
 	return true;
 }
 
-/* The child closed its pipe: collect its result. */
-static void reap_child(const struct dk_ctx *ctx, struct child *c)
+/* The child closed its pipe: collect its result. Returns whether it stored
+ * a new cache entry. */
+static bool reap_child(const struct dk_ctx *ctx, struct child *c)
 {
 	while (child_read(ctx, c))
 		;
@@ -421,21 +447,26 @@ static void reap_child(const struct dk_ctx *ctx, struct child *c)
 	char *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
 	if (!nl1 || !nl2 || !WIFEXITED(status)) {
 		job_finish(j, DK_EXIT_BUILD_FAILED, xstrdup("The build process died"));
-		return;
+		return false;
 	}
 	*nl1 = *nl2 = 0;
 	free(j->log_path);
 	j->log_path = *(nl1 + 1) ? xstrdup(nl1 + 1) : NULL;
-	job_finish(j, atoi(rec + 2), *(nl2 + 1) ? xstrdup(nl2 + 1) : NULL);
+	int code = 0, how = BUILT;
+	sscanf(rec + 2, "%d %d", &code, &how);
+	job_finish(j, code, *(nl2 + 1) ? xstrdup(nl2 + 1) : NULL);
 	j->built = j->code == 0;
+	j->cached = j->built && how == FROM_CACHE;
 	if (j->code == 0)
-		job_emit(ctx, j, DK_PHASE_BUILT);
+		job_emit(ctx, j, j->cached ? DK_PHASE_CACHED : DK_PHASE_BUILT);
+	return j->built && how == BUILT_STORED;
 }
 
 /* Waits for output of any child (at most a second, so that the command
  * layer can redraw and keep its heartbeat); reaps those that finished.
  * Returns how many finished. */
-static size_t wait_children(const struct dk_ctx *ctx, struct child *kids, size_t max)
+static size_t wait_children(const struct dk_ctx *ctx, struct child *kids, size_t max,
+			    bool *stored)
 {
 	struct pollfd pfd[max];
 	size_t idx[max], n = 0, done = 0;
@@ -460,15 +491,18 @@ static size_t wait_children(const struct dk_ctx *ctx, struct child *kids, size_t
 		struct child *c = &kids[idx[i]];
 		if (child_read(ctx, c))
 			continue;
-		reap_child(ctx, c);
+		*stored |= reap_child(ctx, c);
 		*c = (struct child){ 0 };
 		done++;
 	}
 	return done;
 }
 
-static void build_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
+/* Returns whether a new entry went into the cache. */
+static bool build_all(const struct dk_ctx *ctx, struct dk_cache *cache, unsigned flags,
+		      struct dk_job *jobs, size_t n)
 {
+	bool stored = false;
 	size_t max = ctx->jobs > 0 ? (size_t)ctx->jobs : 1;
 	_cleanup_free_ struct child *kids = xcalloc(max, sizeof(*kids));
 	size_t running = 0;
@@ -492,7 +526,8 @@ static void build_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 			if (!ready)
 				continue;
 			for (size_t s = 0; s < max; s++)
-				if (!kids[s].job && start_child(ctx, j, &kids[s]) == 0) {
+				if (!kids[s].job &&
+				    start_child(ctx, cache, flags, j, &kids[s]) == 0) {
 					running++;
 					started = true;
 					break;
@@ -503,12 +538,13 @@ static void build_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
 				continue;
 			break;
 		}
-		running -= wait_children(ctx, kids, max);
+		running -= wait_children(ctx, kids, max, &stored);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (jobs[i].state == J_PENDING)
 			job_finish(&jobs[i], DK_EXIT_MISSING_DEPENDS,
 				   xasprintf("%s/%s: missing BUILD_DEPENDS", jobs[i].m, jobs[i].v));
+	return stored;
 }
 
 /* The newest added version of module m, or NULL. */
@@ -705,7 +741,13 @@ int ops_run(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned fl
 		job_prepare(ctx, &jobs[i], flags);
 	check_depends(ctx, jobs, n, flags);
 	prepare_signing(ctx, jobs, n);
-	build_all(ctx, jobs, n);
+	/* Each kernel's share of the cache key once, before builds fork. */
+	_cleanup_(cache_freep) struct dk_cache *cache = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].state == J_PENDING && (cache || cache_open(ctx, &cache) >= 0))
+			cache_prepare_kernel(cache, jobs[i].kver, jobs[i].arch);
+	if (build_all(ctx, cache, flags, jobs, n))
+		cache_prune(cache, ctx->cache_max_size, NULL);
 	for (size_t i = 0; i < n; i++)
 		record_depends(ctx, &jobs[i]);
 	if (flags & OPS_INSTALL)

@@ -16,6 +16,7 @@ struct dk_job {
 	char *log_path;
 	bool built;	   /* built by this run */
 	bool installed;	   /* installed by this run */
+	bool cached;	   /* built state restored from the build cache, nothing compiled */
 	bool deps_ignored; /* --force: built despite missing BUILD_DEPENDS */
 	int state;	   /* internal */
 	double seconds;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "cmd-agent.h"
+#include "cmd-cache.h"
 #include "cmd-conf.h"
 #include "cmd-dkms.h"
 #include "cmd-initramfs.h"
@@ -64,6 +65,8 @@ static const struct verb verbs[] = {
 	  "[-k KVER] [-a ARCH] [--source-dir DIR] FILE  print a dkms.conf as dkms reads it" },
 	{ "initramfs", cmd_initramfs, V_RAW,
 	  "list|has|append|find|detect|regenerate[-appended]  inspect and update initramfs images" },
+	{ "cache", cmd_cache, V_RAW,
+	  "list [--json] | prune [--max-size SIZE] | clear  the build cache" },
 	{ "help", cmd_help, 0, "  this help" },
 };
 

@@ -146,6 +146,10 @@ static void on_event(void *userdata, const struct dk_event *ev)
 		line(key, "built", secs);
 		drop(key); /* install, if any, starts its own entry */
 		break;
+	case DK_PHASE_CACHED:
+		line(key, "built from the build cache (nothing compiled)", secs);
+		drop(key);
+		break;
 	case DK_PHASE_INSTALLED:
 		line(key, "installed", 0);
 		drop(key);

@@ -1,0 +1,840 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Build cache entries: store, verify and restore, list, prune. Everything
+ * inside the cache is reached by descriptor from its directory; an entry
+ * appears (rename) and disappears (rename to tmp/, then removal) whole. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cache-internal.h"
+#include "compress.h"
+#include "log.h"
+#include "modsig.h"
+#include "trust.h"
+#include "tree.h"
+
+#define MANIFEST_MAGIC "dkms-agent-cache-manifest 1"
+#define MAX_META (4 << 20) /* inputs and manifest files */
+#define STALE_TMP_SEC 3600
+
+int cache_open(const struct dk_ctx *ctx, struct dk_cache **ret)
+{
+	if (ctx->cache_mode == CACHE_OFF)
+		return -ENOENT;
+	_cleanup_free_ char *dir = ctx_path(ctx, ctx->cache_dir);
+	bool may_write = ctx->cache_mode == CACHE_ON;
+	if (may_write && mkdir_p(dir, 0755) < 0)
+		may_write = false; /* a read-only location: use what is there */
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return log_debug_errno(-errno, "No build cache: cannot open %s: %m", dir);
+	struct dk_cache *c = xcalloc(1, sizeof(*c));
+	*c = (struct dk_cache){ .ctx = ctx, .dir = TAKE_PTR(dir), .dir_fd = fd };
+	c->writable = may_write && faccessat(fd, ".", W_OK, AT_EACCESS) == 0;
+	*ret = c;
+	return 0;
+}
+
+void cache_free(struct dk_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_kernels; i++) {
+		free(c->kernels[i].kver);
+		free(c->kernels[i].arch);
+		free(c->kernels[i].inputs);
+		free(c->kernels[i].cert);
+	}
+	free(c->kernels);
+	free(c->dir);
+	if (c->dir_fd >= 0)
+		close(c->dir_fd);
+	free(c);
+}
+
+const char *cache_dir(const struct dk_cache *c)
+{
+	return c->dir;
+}
+
+bool cache_writable(const struct dk_cache *c)
+{
+	return c->writable;
+}
+
+static bool is_key(const char *s)
+{
+	if (strlen(s) != SHA256_HEX_SIZE - 1)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+static char *entry_name(const char *key)
+{
+	return xasprintf("%.2s/%s", key, key);
+}
+
+/* A relative path an entry may name: no "..", no empty or "." component,
+ * no control characters. */
+static bool path_ok(const char *p)
+{
+	if (isempty(p) || *p == '/')
+		return false;
+	for (const char *s = p; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	_cleanup_strv_free_ char **parts = strv_split(p, "/");
+	for (size_t i = 0; parts[i]; i++)
+		if (streq(parts[i], "..") || streq(parts[i], "."))
+			return false;
+	return !strstr(p, "//") && !endswith(p, "/");
+}
+
+static int read_at(int dfd, const char *name, char **ret)
+{
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	_cleanup_free_ char *proc = xasprintf("/proc/self/fd/%d", fd);
+	return read_full_file(proc, ret, NULL, MAX_META);
+}
+
+/* ---- manifest ---------------------------------------------------------- */
+
+struct mfile {
+	char sha[SHA256_HEX_SIZE];
+	uint64_t size;
+	mode_t mode;
+	char *path;
+};
+
+struct manifest {
+	char *key, *module, *version, *kver, *arch;
+	time_t created;
+	char **dirs;
+	struct mfile *files;
+	size_t n_files;
+};
+
+static void manifest_done(struct manifest *m)
+{
+	free(m->key);
+	free(m->module);
+	free(m->version);
+	free(m->kver);
+	free(m->arch);
+	strv_free(m->dirs);
+	for (size_t i = 0; i < m->n_files; i++)
+		free(m->files[i].path);
+	free(m->files);
+	*m = (struct manifest){ 0 };
+}
+
+static int two_words(const char *s, char **a, char **b)
+{
+	const char *sp = strchr(s, ' ');
+	if (!sp || sp == s || !sp[1] || strchr(sp + 1, ' '))
+		return -EBADMSG;
+	free(*a);
+	free(*b);
+	*a = xstrndup(s, sp - s);
+	*b = xstrdup(sp + 1);
+	return 0;
+}
+
+static int parse_file_line(const char *s, struct mfile *f)
+{
+	char sha[SHA256_HEX_SIZE];
+	unsigned long long size;
+	unsigned mode;
+	int off = 0;
+	if (sscanf(s, "%64s %llu %o %n", sha, &size, &mode, &off) != 3 || !off || !is_key(sha) ||
+	    (mode & ~0777u) || !path_ok(s + off))
+		return -EBADMSG;
+	memcpy(f->sha, sha, sizeof(sha));
+	f->size = size;
+	f->mode = mode;
+	f->path = xstrdup(s + off);
+	return 0;
+}
+
+static int manifest_parse(const char *text, struct manifest *m)
+{
+	_cleanup_strv_free_ char **lines = strv_split(text, "\n");
+	if (!lines[0] || !streq(lines[0], MANIFEST_MAGIC))
+		return -EBADMSG;
+	for (size_t i = 1; lines[i]; i++) {
+		const char *l = lines[i], *v;
+		int r = 0;
+		if ((v = startswith(l, "key ")))
+			r = is_key(v) ? (free(m->key), m->key = xstrdup(v), 0) : -EBADMSG;
+		else if ((v = startswith(l, "module ")))
+			r = two_words(v, &m->module, &m->version);
+		else if ((v = startswith(l, "kernel ")))
+			r = two_words(v, &m->kver, &m->arch);
+		else if ((v = startswith(l, "created ")))
+			m->created = (time_t)strtoll(v, NULL, 10);
+		else if ((v = startswith(l, "dir ")))
+			r = path_ok(v) ? (strv_push(&m->dirs, v), 0) : -EBADMSG;
+		else if ((v = startswith(l, "file "))) {
+			m->files = xrealloc(m->files, (m->n_files + 1) * sizeof(*m->files));
+			r = parse_file_line(v, &m->files[m->n_files]);
+			if (r == 0)
+				m->n_files++;
+		}
+		if (r < 0)
+			return r;
+	}
+	return m->key && m->module && m->kver ? 0 : -EBADMSG;
+}
+
+static int manifest_read(int efd, struct manifest *m)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = read_at(efd, "manifest", &text);
+	if (r < 0)
+		return r;
+	r = manifest_parse(text, m);
+	if (r < 0)
+		manifest_done(m);
+	return r;
+}
+
+/* ---- copying with digests ---------------------------------------------- */
+
+/* Copies in to out (both fds), feeding the bytes to s. Returns bytes copied. */
+static int64_t copy_hashing(int in, int out, struct sha256 *s)
+{
+	uint8_t buf[1 << 16];
+	int64_t total = 0;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return total;
+		sha256_update(s, buf, n);
+		int r = write_all(out, buf, n);
+		if (r < 0)
+			return r;
+		total += n;
+	}
+}
+
+/* Creates directory path (relative, parents first) beneath dfd. */
+static int mkdirs_at(int dfd, const char *path)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	for (char *s = p;; s++) {
+		if (*s != '/' && *s)
+			continue;
+		char c = *s;
+		*s = 0;
+		if (mkdirat(dfd, p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		if (!c)
+			return 0;
+		*s = c;
+	}
+}
+
+/* Copies file rel of sfd to rel of dfd (created, mode), returning its
+ * digest and size. */
+static int copy_file_at(int sfd, int dfd, const char *rel, mode_t mode, char sha[SHA256_HEX_SIZE],
+			uint64_t *ret_size)
+{
+	_cleanup_close_ int in = openat(sfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (in < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(in, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	_cleanup_close_ int out =
+		openat(dfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (out < 0)
+		return -errno;
+	struct sha256 s;
+	uint8_t d[SHA256_DIGEST_SIZE];
+	sha256_init(&s);
+	int64_t n = copy_hashing(in, out, &s);
+	if (n < 0)
+		return (int)n;
+	sha256_final(&s, d);
+	sha256_hex(d, sha);
+	*ret_size = (uint64_t)n;
+	return 0;
+}
+
+/* ---- removal ----------------------------------------------------------- */
+
+static int make_tmp(struct dk_cache *c, const char *what, char **ret)
+{
+	if (mkdirat(c->dir_fd, "tmp", 0700) < 0 && errno != EEXIST)
+		return -errno;
+	uint64_t rnd = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)ret;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	rnd ^= (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull;
+	*ret = xasprintf("tmp/%s-%d-%016llx", what, (int)getpid(), (unsigned long long)rnd);
+	return 0;
+}
+
+static int remove_rel(struct dk_cache *c, const char *rel)
+{
+	_cleanup_free_ char *p = path_join(c->dir, rel);
+	return rm_rf(p);
+}
+
+/* Takes an entry out of sight first (rename), then removes it. */
+static int entry_remove(struct dk_cache *c, const char *key)
+{
+	if (!c->writable)
+		return -EROFS;
+	_cleanup_free_ char *name = entry_name(key), *dead = NULL;
+	int r = make_tmp(c, "dead", &dead);
+	if (r < 0)
+		return r;
+	if (renameat(c->dir_fd, name, c->dir_fd, dead) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	_cleanup_free_ char *kk = xstrndup(key, 2);
+	unlinkat(c->dir_fd, kk, AT_REMOVEDIR); /* when it was the last one */
+	return remove_rel(c, dead);
+}
+
+/* ---- fetch ------------------------------------------------------------- */
+
+/* The module files pkg names, as restored (host paths), or -EBADMSG when one
+ * is missing. */
+static int expected_modules(const struct dk_pkg *pkg, const char *moddir, char ***ret)
+{
+	char **l = NULL;
+	for (size_t i = 0; i < pkg->n_modules; i++) {
+		char *f = tree_find_module_file(moddir, pkg->modules[i].dest_name);
+		if (!f) {
+			strv_free(l);
+			return -EBADMSG;
+		}
+		strv_consume(&l, f);
+	}
+	*ret = l;
+	return 0;
+}
+
+static int verify_signatures(char **files, const char *cert, char **ret_bad)
+{
+	for (size_t i = 0; files && files[i]; i++) {
+		_cleanup_free_ char *data = NULL;
+		size_t len;
+		int r = compress_load(files[i], &data, &len);
+		if (r >= 0)
+			r = modsig_verify(data, len, cert);
+		if (r < 0) {
+			*ret_bad = xstrdup(files[i]);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Copies the entry's files into staging (a new directory, host path),
+ * checking each against the manifest. */
+static int restore_files(int efd, const struct manifest *m, const char *staging, char **ret_bad)
+{
+	_cleanup_close_ int sfd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int ffd =
+		openat(efd, "files", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0 || ffd < 0)
+		return -errno;
+	for (size_t i = 0; m->dirs && m->dirs[i]; i++) {
+		int r = mkdirs_at(sfd, m->dirs[i]);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < m->n_files; i++) {
+		const struct mfile *f = &m->files[i];
+		char sha[SHA256_HEX_SIZE];
+		uint64_t size;
+		int r = copy_file_at(ffd, sfd, f->path, f->mode, sha, &size);
+		if (r < 0 || size != f->size || !streq(sha, f->sha)) {
+			*ret_bad = xstrdup(f->path);
+			return r < 0 ? r : -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+/* Why the entry cannot be used, as a sentence; NULL when it can. */
+static char *check_entry(struct dk_cache *c, int efd, const char *key, const char *inputs,
+			 const struct dk_pkg *pkg, const char *kver, const char *arch,
+			 struct manifest *m)
+{
+	_cleanup_free_ char *theirs = NULL;
+	if (read_at(efd, "inputs", &theirs) < 0)
+		return xstrdup("its inputs cannot be read");
+	char hex[SHA256_HEX_SIZE];
+	sha256_hex_of(theirs, strlen(theirs), hex);
+	if (!streq(hex, key) || !streq(theirs, inputs))
+		return xstrdup("it was made from other inputs (a foreign entry)");
+	if (manifest_read(efd, m) < 0)
+		return xstrdup("its manifest is unreadable");
+	if (!streq(m->key, key) || !streq(m->module, pkg->name) ||
+	    !streq(m->version, pkg->version) || !streq(m->kver, kver) || !streq(m->arch, arch))
+		return xstrdup("its manifest names another module or kernel (a foreign entry)");
+	if (geteuid() == 0 && !cache_kernel_get(c, kver, arch)->cert) {
+		/* Unsigned modules: the entry's owner is all that vouches for it. */
+		_cleanup_free_ char *p = path_join(c->dir, entry_name(key)), *bad = NULL;
+		if (trust_check_tree(p, &bad) < 0)
+			return xasprintf("%s is owned or writable by a user other than root",
+					 bad ? bad : p);
+	}
+	return NULL;
+}
+
+static void note_restored(const char *staging, const char *key, time_t created)
+{
+	_cleanup_free_ char *log = path_join(staging, "log", "make.log");
+	_cleanup_close_ int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	char when[64] = "?";
+	struct tm tm;
+	if (localtime_r(&created, &tm))
+		strftime(when, sizeof(when), "%F %T", &tm);
+	if (fd >= 0)
+		dprintf(fd,
+			"\nRestored from the dkms-agent build cache (entry %s, built %s): nothing was compiled.\n",
+			key, when);
+}
+
+static int fetch_into(struct dk_cache *c, int efd, const struct manifest *m, const char *key,
+		      const struct dk_pkg *pkg, const char *kver, const char *arch,
+		      const char *staging, char **ret_why)
+{
+	_cleanup_free_ char *bad = NULL;
+	int r = mkdir_p(staging, 0755);
+	if (r < 0)
+		return r;
+	r = restore_files(efd, m, staging, &bad);
+	if (r < 0) {
+		*ret_why =
+			xasprintf("%s %s", bad ? bad : "a file",
+				  r == -EBADMSG ? "does not match its digest" : "cannot be read");
+		return -EBADMSG;
+	}
+	_cleanup_free_ char *moddir = path_join(staging, "module");
+	_cleanup_strv_free_ char **mods = NULL;
+	if (expected_modules(pkg, moddir, &mods) < 0) {
+		*ret_why = xstrdup("a module that dkms.conf names is missing from it");
+		return -EBADMSG;
+	}
+	const char *cert = cache_kernel_get(c, kver, arch)->cert;
+	if (cert) {
+		r = verify_signatures(mods, cert, &bad);
+		if (r < 0) {
+			*ret_why = xasprintf("%s: %s", path_basename(bad),
+					     r == -ENODATA ? "not signed"
+					     : r == -EOPNOTSUPP
+						     ? "signature cannot be checked (no libcrypto)"
+					     : r == -EBADMSG ? "not signed with this machine's key"
+							     : "signature cannot be checked");
+			return -EBADMSG;
+		}
+	}
+	note_restored(staging, key, m->created);
+	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(c->ctx, kver);
+	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
+	_cleanup_free_ char *kc = path_join(staging, "log", ".config");
+	_cleanup_free_ char *logdir = path_join(staging, "log");
+	if (mkdir_p(logdir, 0755) >= 0 && path_is_reg(kconfig))
+		copy_file_atomic(kconfig, kc, 0644);
+	return 0;
+}
+
+int cache_fetch(struct dk_cache *c, const char *key, const char *inputs, const struct dk_pkg *pkg,
+		const char *kver, const char *arch)
+{
+	_cleanup_free_ char *name = entry_name(key);
+	_cleanup_close_ int efd =
+		openat(c->dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (efd < 0)
+		return errno == ENOENT ? -ENOENT : -errno;
+	struct manifest m = { 0 };
+	_cleanup_free_ char *why = check_entry(c, efd, key, inputs, pkg, kver, arch, &m);
+	const struct dk_ctx *ctx = c->ctx;
+	_cleanup_free_ char *sname = xasprintf(".cache-%s-%s.%d", kver, arch, (int)getpid());
+	_cleanup_free_ char *staging = ctx_dkms_path(ctx, pkg->name, pkg->version, sname);
+	int r = -EBADMSG;
+	if (!why) {
+		rm_rf(staging);
+		r = fetch_into(c, efd, &m, key, pkg, kver, arch, staging, &why);
+	}
+	if (r == -EBADMSG) {
+		rm_rf(staging);
+		log_warning("Ignoring build cache entry %s/%s for %s/%s on %s (%s): %s", c->dir,
+			    name, pkg->name, pkg->version, kver, arch, why);
+		if (c->writable)
+			entry_remove(c, key);
+		manifest_done(&m);
+		return r;
+	}
+	manifest_done(&m);
+	if (r < 0) {
+		rm_rf(staging);
+		return r;
+	}
+	_cleanup_free_ char *base = ctx_dkms_path(ctx, pkg->name, pkg->version, kver, arch);
+	_cleanup_free_ char *kdir = ctx_dkms_path(ctx, pkg->name, pkg->version, kver);
+	r = mkdir_p(kdir, 0755);
+	if (r >= 0 && rename(staging, base) < 0)
+		r = -errno;
+	if (r < 0) {
+		rm_rf(staging);
+		return r;
+	}
+	fsync_dir_of(base);
+	/* Least recently used: the manifest's mtime says when. */
+	if (c->writable) {
+		_cleanup_close_ int mfd =
+			openat(efd, "manifest", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (mfd >= 0)
+			futimens(mfd, NULL);
+	}
+	return 0;
+}
+
+/* ---- store ------------------------------------------------------------- */
+
+struct walk {
+	char **dirs;
+	char **files;
+};
+
+/* Lists the built state beneath dfd: directories and regular files only. */
+static int walk_built(int dfd, const char *rel, struct walk *w, unsigned depth)
+{
+	if (depth > 32)
+		return -ELOOP;
+	int fd2 = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = fd2 < 0 ? NULL : fdopendir(fd2);
+	if (!d) {
+		if (fd2 >= 0)
+			close(fd2);
+		return -errno;
+	}
+	_cleanup_strv_free_ char **names = NULL;
+	for (struct dirent *de; (de = readdir(d));)
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			strv_push(&names, de->d_name);
+	closedir(d);
+	strv_sort(names, strcmp);
+	for (size_t i = 0; names && names[i]; i++) {
+		_cleanup_free_ char *p = *rel ? path_join(rel, names[i]) : xstrdup(names[i]);
+		struct stat st;
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		/* Copied from the kernel at restore time: 250 KiB per entry saved. */
+		if (streq(p, "log/.config"))
+			continue;
+		if (!path_ok(p))
+			return -EINVAL;
+		if (S_ISREG(st.st_mode)) {
+			strv_push(&w->files, p);
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode))
+			return -EINVAL;
+		strv_push(&w->dirs, p);
+		_cleanup_close_ int sub =
+			openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			return -errno;
+		int r = walk_built(sub, p, w, depth + 1);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int write_at(int dfd, const char *name, const char *text)
+{
+	_cleanup_close_ int fd =
+		openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	return write_all(fd, text, strlen(text));
+}
+
+/* Fills the new entry directory tfd from the built state bfd. */
+static int fill_entry(int bfd, int tfd, const char *key, const char *inputs,
+		      const struct dk_pkg *pkg, const char *kver, const char *arch)
+{
+	struct walk w = { 0 };
+	int r = walk_built(bfd, "", &w, 0);
+	if (r >= 0 && mkdirat(tfd, "files", 0755) < 0)
+		r = -errno;
+	_cleanup_close_ int ffd =
+		r < 0 ? -1 : openat(tfd, "files", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (r >= 0 && ffd < 0)
+		r = -errno;
+	_cleanup_free_ char *man =
+		xasprintf("%s\nkey %s\nmodule %s %s\nkernel %s %s\ncreated %lld\n", MANIFEST_MAGIC,
+			  key, pkg->name, pkg->version, kver, arch, (long long)time(NULL));
+	for (size_t i = 0; r >= 0 && w.dirs && w.dirs[i]; i++) {
+		r = mkdirs_at(ffd, w.dirs[i]);
+		char *n = xasprintf("%sdir %s\n", man, w.dirs[i]);
+		free(man);
+		man = n;
+	}
+	for (size_t i = 0; r >= 0 && w.files && w.files[i]; i++) {
+		char sha[SHA256_HEX_SIZE];
+		uint64_t size;
+		struct stat st;
+		if (fstatat(bfd, w.files[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
+		mode_t mode = st.st_mode & 0755;
+		r = copy_file_at(bfd, ffd, w.files[i], mode, sha, &size);
+		char *n = xasprintf("%sfile %s %llu %o %s\n", man, sha, (unsigned long long)size,
+				    (unsigned)mode, w.files[i]);
+		free(man);
+		man = n;
+	}
+	strv_free(w.dirs);
+	strv_free(w.files);
+	if (r >= 0)
+		r = write_at(tfd, "inputs", inputs);
+	/* The manifest last: an entry without one is a leftover, pruned. */
+	if (r >= 0)
+		r = write_at(tfd, "manifest", man);
+	return r;
+}
+
+static int publish(struct dk_cache *c, const char *tmp, const char *key)
+{
+	_cleanup_free_ char *name = entry_name(key), *kk = xstrndup(key, 2);
+	if (mkdirat(c->dir_fd, kk, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (renameat(c->dir_fd, tmp, c->dir_fd, name) == 0)
+		return 0;
+	if (errno != EEXIST && errno != ENOTEMPTY)
+		return -errno;
+	/* Replace what is there (a --force rebuild); a concurrent store of the
+	 * same key may win the race, which is as good. */
+	entry_remove(c, key);
+	if (mkdirat(c->dir_fd, kk, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (renameat(c->dir_fd, tmp, c->dir_fd, name) < 0 && errno != EEXIST && errno != ENOTEMPTY)
+		return -errno;
+	return 0;
+}
+
+int cache_store(struct dk_cache *c, const char *key, const char *inputs, const struct dk_pkg *pkg,
+		const char *kver, const char *arch)
+{
+	if (!c->writable)
+		return -EROFS;
+	_cleanup_free_ char *base = ctx_dkms_path(c->ctx, pkg->name, pkg->version, kver, arch);
+	_cleanup_close_ int bfd = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0)
+		return -errno;
+	/* Never store what a fetch would refuse (sign-file failed, say). */
+	const char *cert = cache_kernel_get(c, kver, arch)->cert;
+	_cleanup_free_ char *moddir = path_join(base, "module"), *bad = NULL;
+	_cleanup_strv_free_ char **mods = NULL;
+	int r = expected_modules(pkg, moddir, &mods);
+	if (r >= 0 && cert)
+		r = verify_signatures(mods, cert, &bad);
+	if (r < 0)
+		return log_debug_errno(r,
+				       "Not stored in the build cache: %s: %s does not verify: %m",
+				       base, bad ? bad : "a module");
+	_cleanup_free_ char *tmp = NULL;
+	r = make_tmp(c, "new", &tmp);
+	if (r < 0)
+		return r;
+	if (mkdirat(c->dir_fd, tmp, 0755) < 0)
+		return -errno;
+	_cleanup_close_ int tfd =
+		openat(c->dir_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	r = tfd < 0 ? -errno : fill_entry(bfd, tfd, key, inputs, pkg, kver, arch);
+	/* No fsync: a torn entry fails its digests and is ignored, then
+	 * replaced; a build is not slowed down for its cache's sake. */
+	if (r >= 0)
+		r = publish(c, tmp, key);
+	if (r < 0) {
+		remove_rel(c, tmp);
+		return log_debug_errno(r, "Not stored in the build cache: %s: %m", base);
+	}
+	return 0;
+}
+
+/* ---- list, prune, clear ------------------------------------------------ */
+
+static int list_at(int dfd, const char *name, char ***ret)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		*ret = NULL;
+		return r == -ENOENT || r == -ENOTDIR ? 0 : r;
+	}
+	char **l = NULL;
+	for (struct dirent *de; (de = readdir(d));)
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			strv_push(&l, de->d_name);
+	closedir(d);
+	strv_sort(l, strcmp);
+	*ret = l;
+	return 0;
+}
+
+void cache_entries_free(struct cache_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].module);
+		free(e[i].version);
+		free(e[i].kver);
+		free(e[i].arch);
+	}
+	free(e);
+}
+
+static void entry_info(struct dk_cache *c, const char *key, struct cache_entry *e)
+{
+	*e = (struct cache_entry){ 0 };
+	memcpy(e->key, key, SHA256_HEX_SIZE);
+	_cleanup_free_ char *name = entry_name(key);
+	_cleanup_close_ int efd =
+		openat(c->dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct manifest m = { 0 };
+	if (efd < 0 || manifest_read(efd, &m) < 0)
+		return;
+	struct stat st;
+	if (fstatat(efd, "manifest", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		e->used = st.st_mtim.tv_sec;
+		e->used_nsec = st.st_mtim.tv_nsec;
+	}
+	for (size_t i = 0; i < m.n_files; i++)
+		e->size += m.files[i].size;
+	e->created = m.created;
+	e->module = TAKE_PTR(m.module);
+	e->version = TAKE_PTR(m.version);
+	e->kver = TAKE_PTR(m.kver);
+	e->arch = TAKE_PTR(m.arch);
+	manifest_done(&m);
+}
+
+static int cmp_used(const void *a, const void *b)
+{
+	const struct cache_entry *x = a, *y = b;
+	if (x->used != y->used)
+		return x->used < y->used ? -1 : 1;
+	if (x->used_nsec != y->used_nsec)
+		return x->used_nsec < y->used_nsec ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+int cache_list(struct dk_cache *c, struct cache_entry **ret, size_t *ret_n)
+{
+	_cleanup_strv_free_ char **top = NULL;
+	int r = list_at(c->dir_fd, ".", &top);
+	if (r < 0)
+		return r;
+	struct cache_entry *e = NULL;
+	size_t n = 0;
+	for (size_t i = 0; top && top[i]; i++) {
+		if (strlen(top[i]) != 2)
+			continue;
+		_cleanup_strv_free_ char **keys = NULL;
+		list_at(c->dir_fd, top[i], &keys);
+		for (size_t k = 0; keys && keys[k]; k++) {
+			if (!is_key(keys[k]) || strncmp(keys[k], top[i], 2) != 0)
+				continue;
+			e = xrealloc(e, (n + 1) * sizeof(*e));
+			entry_info(c, keys[k], &e[n++]);
+		}
+	}
+	if (n)
+		qsort(e, n, sizeof(*e), cmp_used);
+	*ret = e;
+	*ret_n = n;
+	return 0;
+}
+
+/* Temporaries of runs that died: older than an hour. */
+static void prune_tmp(struct dk_cache *c)
+{
+	_cleanup_strv_free_ char **l = NULL;
+	_cleanup_close_ int tfd =
+		openat(c->dir_fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0 || list_at(tfd, ".", &l) < 0)
+		return;
+	time_t now = time(NULL);
+	for (size_t i = 0; l && l[i]; i++) {
+		struct stat st;
+		if (fstatat(tfd, l[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now - st.st_mtime > STALE_TMP_SEC) {
+			_cleanup_free_ char *rel = path_join("tmp", l[i]);
+			remove_rel(c, rel);
+		}
+	}
+}
+
+int cache_prune(struct dk_cache *c, uint64_t max_bytes, uint64_t *ret_freed)
+{
+	if (!c->writable)
+		return -EROFS;
+	prune_tmp(c);
+	struct cache_entry *e;
+	size_t n;
+	int r = cache_list(c, &e, &n);
+	if (r < 0)
+		return r;
+	uint64_t total = 0, freed = 0;
+	int removed = 0;
+	for (size_t i = 0; i < n; i++)
+		total += e[i].size;
+	for (size_t i = 0; i < n; i++) {
+		/* Unreadable ones first, whatever the size; then the oldest. */
+		if (e[i].module && total <= max_bytes)
+			continue;
+		if (entry_remove(c, e[i].key) < 0)
+			continue;
+		removed++;
+		freed += e[i].size;
+		total -= e[i].size;
+	}
+	cache_entries_free(e, n);
+	if (ret_freed)
+		*ret_freed = freed;
+	return removed;
+}
+
+int cache_clear(struct dk_cache *c)
+{
+	if (!c->writable)
+		return -EROFS;
+	struct cache_entry *e;
+	size_t n;
+	int r = cache_list(c, &e, &n);
+	if (r < 0)
+		return r;
+	int removed = 0;
+	for (size_t i = 0; i < n; i++)
+		if (entry_remove(c, e[i].key) >= 0)
+			removed++;
+	cache_entries_free(e, n);
+	prune_tmp(c);
+	return removed;
+}
