@@ -404,16 +404,32 @@ int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const cha
 	return 0;
 }
 
-int install_depmod(const struct dk_ctx *ctx, const char *kver)
+int install_depmod_start(const struct dk_ctx *ctx, const char *kver, pid_t *ret_pid)
 {
 	_cleanup_free_ char *moddir = ctx_install_path(ctx, kver);
-	if (!path_is_dir(moddir))
+	if (!path_is_dir(moddir)) {
+		*ret_pid = 0;
 		return 0;
+	}
 	char *argv[] = { "depmod",     "-a", "-b", isempty(ctx->root) ? "/" : ctx->root,
 			 (char *)kver, NULL };
 	struct spawn_opts o = { .out_fd = -1 };
-	int r = spawn_wait(argv, &o);
+	return spawn_start(argv, &o, ret_pid);
+}
+
+int install_depmod_finish(pid_t pid)
+{
+	if (pid == 0)
+		return 0;
+	int r = spawn_reap(pid);
 	return r == 0 ? 0 : r < 0 ? r : -EIO;
+}
+
+int install_depmod(const struct dk_ctx *ctx, const char *kver)
+{
+	pid_t pid;
+	int r = install_depmod_start(ctx, kver, &pid);
+	return r < 0 ? r : install_depmod_finish(pid);
 }
 
 static char **modaliases;

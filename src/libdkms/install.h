@@ -4,6 +4,8 @@
  * "installed" link written last and removed first. */
 #pragma once
 
+#include <sys/types.h>
+
 #include "ctx.h"
 #include "pkg.h"
 
@@ -40,6 +42,10 @@ int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const cha
 		   const char *arch, char **ret_error);
 /* Runs depmod for kver under ctx's root. */
 int install_depmod(const struct dk_ctx *ctx, const char *kver);
+/* The same in two steps, so that builds go on while depmod runs: starts it
+ * (*ret_pid 0 when kver has no module directory), then waits for it. */
+int install_depmod_start(const struct dk_ctx *ctx, const char *kver, pid_t *ret_pid);
+int install_depmod_finish(pid_t pid);
 /* framework.conf's modprobe_on_install (or --modprobe-on-install): when kver
  * is the running kernel and there is no --root, load every module that a
  * device of this machine asks for (its modalias), as dkms does, then restart

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -462,20 +463,32 @@ static bool reap_child(const struct dk_ctx *ctx, struct child *c)
 	return j->built && how == BUILT_STORED;
 }
 
+struct installer;
+static void installer_advance(struct installer *in);
+static size_t installer_running(const struct installer *in);
+static size_t installer_pollfds(const struct installer *in, struct pollfd *pfd);
+static void installer_reap(struct installer *in, const struct pollfd *pfd, size_t n);
+static void installer_finish(struct installer *in);
+
 /* Waits for output of any child (at most a second, so that the command
- * layer can redraw and keep its heartbeat); reaps those that finished.
- * Returns how many finished. */
+ * layer can redraw and keep its heartbeat), or the end of a depmod the
+ * installer started; reaps those that finished. Returns how many builds
+ * finished. */
 static size_t wait_children(const struct dk_ctx *ctx, struct child *kids, size_t max,
-			    bool *stored)
+			    struct installer *in, bool *stored)
 {
-	struct pollfd pfd[max];
-	size_t idx[max], n = 0, done = 0;
+	size_t ndep = in ? installer_running(in) : 0;
+	struct pollfd pfd[max + ndep + 1];
+	size_t idx[max + 1], n = 0, done = 0;
 	for (size_t s = 0; s < max; s++)
 		if (kids[s].job) {
 			pfd[n] = (struct pollfd){ .fd = kids[s].fd, .events = POLLIN };
 			idx[n++] = s;
 		}
-	int r = poll(pfd, n, ctx->progress ? 1000 : -1);
+	size_t nd = in ? installer_pollfds(in, pfd + n) : 0;
+	int r = poll(pfd, n + nd, ctx->progress ? 1000 : -1);
+	if (r > 0 && nd)
+		installer_reap(in, pfd + n, nd);
 	for (size_t i = 0; i < n; i++)
 		child_stream(ctx, &kids[idx[i]]);
 	if (r == 0) {
@@ -498,9 +511,10 @@ static size_t wait_children(const struct dk_ctx *ctx, struct child *kids, size_t
 	return done;
 }
 
-/* Returns whether a new entry went into the cache. */
+/* Builds (and, with an installer, installs as jobs finish). Returns whether
+ * a new entry went into the cache. */
 static bool build_all(const struct dk_ctx *ctx, struct dk_cache *cache, unsigned flags,
-		      struct dk_job *jobs, size_t n)
+		      struct dk_job *jobs, size_t n, struct installer *in)
 {
 	bool stored = false;
 	size_t max = ctx->jobs > 0 ? (size_t)ctx->jobs : 1;
@@ -533,17 +547,22 @@ static bool build_all(const struct dk_ctx *ctx, struct dk_cache *cache, unsigned
 					break;
 				}
 		}
-		if (running == 0) {
+		/* What is built gets installed while the rest builds. */
+		if (in)
+			installer_advance(in);
+		if (running == 0 && (!in || installer_running(in) == 0)) {
 			if (started)
 				continue;
 			break;
 		}
-		running -= wait_children(ctx, kids, max, &stored);
+		running -= wait_children(ctx, kids, max, in, &stored);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (jobs[i].state == J_PENDING)
 			job_finish(&jobs[i], DK_EXIT_MISSING_DEPENDS,
 				   xasprintf("%s/%s: missing BUILD_DEPENDS", jobs[i].m, jobs[i].v));
+	if (in)
+		installer_finish(in);
 	return stored;
 }
 
@@ -689,50 +708,187 @@ static bool install_allowed(const struct dk_ctx *ctx, struct dk_job *j)
 	return true;
 }
 
-/* Files first, then depmod, then the "installed" links: a crash at any
- * point leaves modules that the next run installs again (no link), never a
- * link without its files or without depmod having seen them. */
-static void install_all(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n)
+/* Installs overlap the builds: a job's files as soon as it is built; a
+ * kernel's depmod, in the background, once every job for it is done; its
+ * "installed" links when depmod has finished. For each kernel: files first,
+ * then depmod, then the links, so that a crash at any point leaves modules
+ * that the next run installs again (no link), never a link without its
+ * files or without depmod having seen them. */
+enum { I_NONE, I_FILES, I_SKIPPED };
+enum { K_WAIT, K_DEPMOD, K_DONE };
+
+struct installer {
+	const struct dk_ctx *ctx;
+	struct dk_job *jobs;
+	size_t n;
+	unsigned char *istate; /* per job: I_* */
+	char **kernels;	       /* kvers of the jobs, in job order */
+	unsigned char *kstate; /* per kernel: K_* */
+	pid_t *depmod;	       /* per kernel: the running depmod */
+	int *pidfd;	       /* per kernel: its pidfd, polled with the builds' pipes */
+};
+
+static void installer_init(struct installer *in, const struct dk_ctx *ctx, struct dk_job *jobs,
+			   size_t n)
 {
-	_cleanup_strv_free_ char **kernels = NULL;
-	for (size_t i = 0; i < n; i++) {
-		struct dk_job *j = &jobs[i];
-		if (j->code != 0 || !j->pkg || !install_allowed(ctx, j))
+	*in = (struct installer){ .ctx = ctx, .jobs = jobs, .n = n };
+	in->istate = xcalloc(n + 1, 1);
+	for (size_t i = 0; i < n; i++)
+		if (!strv_contains(in->kernels, jobs[i].kver))
+			strv_push(&in->kernels, jobs[i].kver);
+	size_t nk = strv_length(in->kernels);
+	in->kstate = xcalloc(nk + 1, 1);
+	in->depmod = xcalloc(nk + 1, sizeof(pid_t));
+	in->pidfd = xcalloc(nk + 1, sizeof(int));
+	for (size_t k = 0; k < nk; k++)
+		in->pidfd[k] = -1;
+}
+
+static void installer_done(struct installer *in)
+{
+	free(in->istate);
+	strv_free(in->kernels);
+	free(in->kstate);
+	free(in->depmod);
+	free(in->pidfd);
+}
+
+static void install_job_files(struct installer *in, size_t i)
+{
+	struct dk_job *j = &in->jobs[i];
+	in->istate[i] = I_SKIPPED;
+	if (!install_allowed(in->ctx, j))
+		return;
+	char *err = NULL;
+	job_emit(in->ctx, j, DK_PHASE_INSTALL);
+	int r = install_files(in->ctx, j->pkg, j->kver, j->arch, &err);
+	if (r < 0) {
+		job_finish(j, r == -EEXIST ? DK_EXIT_INSTALL_ABORTED : DK_EXIT_BUILD_FAILED, err);
+		return;
+	}
+	in->istate[i] = I_FILES;
+	/* dkms runs it once the files are in place, before depmod; its exit
+	 * status does not matter. */
+	script_run_source(in->ctx, j->pkg, "post_install", j->pkg->post_install, j->kver, -1);
+}
+
+static void publish_kernel(struct installer *in, size_t k)
+{
+	in->kstate[k] = K_DONE;
+	for (size_t i = 0; i < in->n; i++) {
+		struct dk_job *j = &in->jobs[i];
+		if (in->istate[i] != I_FILES || j->code != 0 || !streq(j->kver, in->kernels[k]))
 			continue;
 		char *err = NULL;
-		job_emit(ctx, j, DK_PHASE_INSTALL);
-		int r = install_files(ctx, j->pkg, j->kver, j->arch, &err);
-		if (r < 0) {
-			job_finish(j, r == -EEXIST ? DK_EXIT_INSTALL_ABORTED : DK_EXIT_BUILD_FAILED,
-				   err);
-			continue;
-		}
-		/* dkms runs it once the files are in place, before depmod; its
-		 * exit status does not matter. */
-		script_run_source(ctx, j->pkg, "post_install", j->pkg->post_install, j->kver, -1);
-		if (!strv_contains(kernels, j->kver))
-			strv_push(&kernels, j->kver);
-	}
-	for (size_t k = 0; !ctx->no_depmod && kernels && kernels[k]; k++) {
-		kernel_emit(ctx, kernels[k], DK_PHASE_DEPMOD);
-		if (install_depmod(ctx, kernels[k]) != 0)
-			log_warning("depmod failed for %s", kernels[k]);
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct dk_job *j = &jobs[i];
-		if (j->code != 0 || !j->pkg)
-			continue;
-		char *err = NULL;
-		int r = install_publish(ctx, j->pkg, j->kver, j->arch, &err);
+		int r = install_publish(in->ctx, j->pkg, j->kver, j->arch, &err);
 		if (r < 0) {
 			job_finish(j, DK_EXIT_BUILD_FAILED, err);
 			continue;
 		}
 		j->installed = true;
-		job_emit(ctx, j, DK_PHASE_INSTALLED);
+		job_emit(in->ctx, j, DK_PHASE_INSTALLED);
 	}
-	for (size_t k = 0; ctx->modprobe_on_install && kernels && kernels[k]; k++)
-		install_modprobe(ctx, kernels[k]);
+	if (in->ctx->modprobe_on_install)
+		install_modprobe(in->ctx, in->kernels[k]);
+}
+
+/* Waits for kernel k's depmod, then publishes its jobs. */
+static void depmod_done(struct installer *in, size_t k)
+{
+	if (install_depmod_finish(in->depmod[k]) != 0)
+		log_warning("depmod failed for %s", in->kernels[k]);
+	if (in->pidfd[k] >= 0)
+		close(in->pidfd[k]);
+	in->pidfd[k] = -1;
+	publish_kernel(in, k);
+}
+
+/* Every job for kernel k is done, and installed where it succeeded. */
+static bool kernel_settled(const struct installer *in, size_t k, bool *ret_any)
+{
+	*ret_any = false;
+	for (size_t i = 0; i < in->n; i++) {
+		const struct dk_job *j = &in->jobs[i];
+		if (!streq(j->kver, in->kernels[k]))
+			continue;
+		if (j->state != J_DONE || (j->code == 0 && j->pkg && in->istate[i] == I_NONE))
+			return false;
+		*ret_any |= in->istate[i] == I_FILES;
+	}
+	return true;
+}
+
+static void installer_advance(struct installer *in)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		struct dk_job *j = &in->jobs[i];
+		if (j->state == J_DONE && j->code == 0 && j->pkg && in->istate[i] == I_NONE)
+			install_job_files(in, i);
+	}
+	for (size_t k = 0; in->kernels && in->kernels[k]; k++) {
+		bool any;
+		if (in->kstate[k] != K_WAIT || !kernel_settled(in, k, &any))
+			continue;
+		if (!any) {
+			in->kstate[k] = K_DONE;
+			continue;
+		}
+		if (in->ctx->no_depmod) {
+			publish_kernel(in, k);
+			continue;
+		}
+		kernel_emit(in->ctx, in->kernels[k], DK_PHASE_DEPMOD);
+		if (install_depmod_start(in->ctx, in->kernels[k], &in->depmod[k]) < 0) {
+			log_warning("depmod failed for %s", in->kernels[k]);
+			publish_kernel(in, k);
+			continue;
+		}
+		in->kstate[k] = K_DEPMOD;
+		/* Without pidfds (before Linux 5.3), depmod is waited for here. */
+		if (in->depmod[k] > 0)
+			in->pidfd[k] = (int)syscall(__NR_pidfd_open, in->depmod[k], 0);
+		if (in->pidfd[k] < 0)
+			depmod_done(in, k);
+	}
+}
+
+static size_t installer_running(const struct installer *in)
+{
+	size_t r = 0;
+	for (size_t k = 0; in->kernels && in->kernels[k]; k++)
+		r += in->kstate[k] == K_DEPMOD;
+	return r;
+}
+
+/* The running depmods' pidfds (readable when they end); returns how many. */
+static size_t installer_pollfds(const struct installer *in, struct pollfd *pfd)
+{
+	size_t n = 0;
+	for (size_t k = 0; in->kernels && in->kernels[k]; k++)
+		if (in->kstate[k] == K_DEPMOD)
+			pfd[n++] = (struct pollfd){ .fd = in->pidfd[k], .events = POLLIN };
+	return n;
+}
+
+/* Reaps the depmods whose pidfd poll() found readable. */
+static void installer_reap(struct installer *in, const struct pollfd *pfd, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		for (size_t k = 0; in->kernels && in->kernels[k]; k++)
+			if (in->kstate[k] == K_DEPMOD && in->pidfd[k] == pfd[i].fd)
+				depmod_done(in, k);
+	}
+}
+
+/* After the last build: what remains to install, and every depmod. */
+static void installer_finish(struct installer *in)
+{
+	installer_advance(in);
+	for (size_t k = 0; in->kernels && in->kernels[k]; k++)
+		if (in->kstate[k] == K_DEPMOD)
+			depmod_done(in, k);
 }
 
 int ops_run(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned flags)
@@ -746,12 +902,15 @@ int ops_run(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned fl
 	for (size_t i = 0; i < n; i++)
 		if (jobs[i].state == J_PENDING && (cache || cache_open(ctx, &cache) >= 0))
 			cache_prepare_kernel(cache, jobs[i].kver, jobs[i].arch);
-	if (build_all(ctx, cache, flags, jobs, n))
+	struct installer in;
+	if (flags & OPS_INSTALL)
+		installer_init(&in, ctx, jobs, n);
+	if (build_all(ctx, cache, flags, jobs, n, (flags & OPS_INSTALL) ? &in : NULL))
 		cache_prune(cache, ctx->cache_max_size, NULL);
+	if (flags & OPS_INSTALL)
+		installer_done(&in);
 	for (size_t i = 0; i < n; i++)
 		record_depends(ctx, &jobs[i]);
-	if (flags & OPS_INSTALL)
-		install_all(ctx, jobs, n);
 	int failed = 0;
 	if ((flags & OPS_INSTALL) && !(flags & OPS_NO_DEPCHECK) && !ctx->force) {
 		_cleanup_strv_free_ char **kernels = NULL;
