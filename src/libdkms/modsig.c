@@ -4,8 +4,11 @@
  * and cannot verify (callers treat that as "cannot trust"). */
 #include <dlfcn.h>
 #include <openssl/bio.h>
+#include <fcntl.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -33,7 +36,18 @@ struct module_signature {
 	X(OPENSSL_sk_new_null)                                                                     \
 	X(OPENSSL_sk_push)                                                                         \
 	X(OPENSSL_sk_free)                                                                         \
-	X(ERR_clear_error)
+	X(ERR_clear_error)                                                                         \
+	X(BIO_new)                                                                                 \
+	X(BIO_s_mem)                                                                               \
+	X(BIO_ctrl)                                                                                \
+	X(PEM_read_bio_PrivateKey)                                                                 \
+	X(d2i_AutoPrivateKey)                                                                      \
+	X(EVP_PKEY_free)                                                                           \
+	X(EVP_get_digestbyname)                                                                    \
+	X(CMS_sign)                                                                                \
+	X(CMS_add1_signer)                                                                         \
+	X(CMS_final)                                                                               \
+	X(i2d_CMS_bio_stream)
 
 static struct {
 #define DECLARE(f) typeof(f) *f;
@@ -61,6 +75,11 @@ static int crypto_dl(void)
 	return state = 0;
 }
 #endif
+
+int modsig_preload(void)
+{
+	return crypto_dl();
+}
 
 static X509 *load_cert(const char *path, int *ret_err)
 {
@@ -139,4 +158,107 @@ int modsig_verify(const void *data, size_t len, const char *cert_path)
 		C.BIO_free(sb);
 	C.X509_free(cert);
 	return r;
+}
+
+static EVP_PKEY *load_key(const char *path, int *ret_err)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r = read_full_file(path, &buf, &len, 1 << 20);
+	if (r < 0) {
+		*ret_err = r;
+		return NULL;
+	}
+	BIO *b = C.BIO_new_mem_buf(buf, (int)len);
+	EVP_PKEY *k = b ? C.PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+	if (b)
+		C.BIO_free(b);
+	if (!k) {
+		const unsigned char *p = (const unsigned char *)buf;
+		k = C.d2i_AutoPrivateKey(NULL, &p, (long)len);
+	}
+	explicit_bzero(buf, len);
+	*ret_err = k ? 0 : -EBADMSG;
+	return k;
+}
+
+/* The DER signature of data (CMS, detached, no attributes, no certificates). */
+static int make_signature(const char *data, size_t len, const char *hash, EVP_PKEY *key, X509 *cert,
+			  char **ret, size_t *ret_len)
+{
+	const EVP_MD *md = C.EVP_get_digestbyname(hash);
+	BIO *content = C.BIO_new_mem_buf(data, (int)len);
+	BIO *out = C.BIO_new(C.BIO_s_mem());
+	CMS_ContentInfo *cms = NULL;
+	int r = -EBADMSG;
+	if (md && content && out)
+		cms = C.CMS_sign(NULL, NULL, NULL, NULL,
+				 CMS_NOCERTS | CMS_PARTIAL | CMS_BINARY | CMS_DETACHED |
+					 CMS_STREAM);
+	if (cms &&
+	    C.CMS_add1_signer(cms, cert, key, md,
+			      CMS_NOCERTS | CMS_BINARY | CMS_NOSMIMECAP | CMS_NOATTR) &&
+	    C.CMS_final(cms, content, NULL, CMS_NOCERTS | CMS_BINARY) == 1 &&
+	    C.i2d_CMS_bio_stream(out, cms, NULL, 0) == 1) {
+		char *p = NULL;
+		long n = C.BIO_ctrl(out, BIO_CTRL_INFO, 0, &p);
+		if (n > 0 && p) {
+			*ret = xmalloc(n);
+			memcpy(*ret, p, n);
+			*ret_len = (size_t)n;
+			r = 0;
+		}
+	}
+	C.ERR_clear_error();
+	if (cms)
+		C.CMS_ContentInfo_free(cms);
+	if (out)
+		C.BIO_free(out);
+	if (content)
+		C.BIO_free(content);
+	return r;
+}
+
+static int write_signed(const char *path, const char *data, size_t len, const char *sig,
+			size_t sig_len)
+{
+	struct module_signature ms = { .id_type = PKEY_ID_PKCS7 };
+	ms.sig_len[0] = (uint8_t)(sig_len >> 24);
+	ms.sig_len[1] = (uint8_t)(sig_len >> 16);
+	ms.sig_len[2] = (uint8_t)(sig_len >> 8);
+	ms.sig_len[3] = (uint8_t)sig_len;
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	size_t ml = strlen(MODSIG_MAGIC), total = len + sig_len + sizeof(ms) + ml;
+	_cleanup_free_ char *buf = xmalloc(total);
+	memcpy(buf, data, len);
+	memcpy(buf + len, sig, sig_len);
+	memcpy(buf + len + sig_len, &ms, sizeof(ms));
+	memcpy(buf + len + sig_len + sizeof(ms), MODSIG_MAGIC, ml);
+	return write_file_atomic(path, buf, total, st.st_mode & 07777);
+}
+
+int modsig_sign(const char *path, const char *hash, const char *key_path, const char *cert_path)
+{
+	int r = crypto_dl();
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *data = NULL, *sig = NULL;
+	size_t len, sig_len = 0;
+	r = read_full_file(path, &data, &len, 0);
+	if (r < 0)
+		return r;
+	EVP_PKEY *key = load_key(key_path, &r);
+	if (!key)
+		return r;
+	X509 *cert = load_cert(cert_path, &r);
+	if (cert)
+		r = make_signature(data, len, hash, key, cert, &sig, &sig_len);
+	C.EVP_PKEY_free(key);
+	if (cert)
+		C.X509_free(cert);
+	if (r < 0)
+		return r;
+	return write_signed(path, data, len, sig, sig_len);
 }

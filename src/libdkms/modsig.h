@@ -13,3 +13,16 @@
  * one that this key did not make, -EOPNOTSUPP libcrypto unavailable, other
  * -errno (the certificate cannot be read). */
 int modsig_verify(const void *data, size_t len, const char *cert_path);
+
+/* Signs the module file at path in place (atomically) as the kernel's
+ * sign-file does: a detached CMS signature without signed attributes,
+ * issuer and serial as the signer's id, then the trailer. key_path: a PEM
+ * (or DER) private key; cert_path: its certificate (DER or PEM); hash: a
+ * digest name ("sha512"). Returns 0, -EOPNOTSUPP when libcrypto is
+ * unavailable, -EBADMSG when the key, certificate or digest is unusable,
+ * other -errno. */
+int modsig_sign(const char *path, const char *hash, const char *key_path, const char *cert_path);
+
+/* Loads libcrypto now, before a fork, so that children need not each load
+ * it. Returns 0 or -EOPNOTSUPP. */
+int modsig_preload(void);

@@ -9,6 +9,7 @@ struct dk_signer {
 	char *sign_file; /* host path */
 	char *hash;	 /* CONFIG_MODULE_SIG_HASH */
 	char *key, *cert;
+	bool in_process; /* the kernel's own sign-file: do its work with libcrypto */
 };
 
 /* Whether kver's config wants signed modules; fills s when signing is
