@@ -13,6 +13,7 @@
 #include "install.h"
 #include "kbuild.h"
 #include "log.h"
+#include "modsig.h"
 #include "module.h"
 #include "ops.h"
 #include "script.h"
@@ -897,11 +898,19 @@ int ops_run(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned fl
 		job_prepare(ctx, &jobs[i], flags);
 	check_depends(ctx, jobs, n, flags);
 	prepare_signing(ctx, jobs, n);
-	/* Each kernel's share of the cache key once, before builds fork. */
+	/* Each kernel's share of the cache key once, before builds fork; and
+	 * libcrypto (signing, checking signatures) loaded once for them all. */
 	_cleanup_(cache_freep) struct dk_cache *cache = NULL;
-	for (size_t i = 0; i < n; i++)
-		if (jobs[i].state == J_PENDING && (cache || cache_open(ctx, &cache) >= 0))
+	bool building = false;
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i].state != J_PENDING)
+			continue;
+		building = true;
+		if (cache || cache_open(ctx, &cache) >= 0)
 			cache_prepare_kernel(cache, jobs[i].kver, jobs[i].arch);
+	}
+	if (building)
+		modsig_preload();
 	struct installer in;
 	if (flags & OPS_INSTALL)
 		installer_init(&in, ctx, jobs, n);
