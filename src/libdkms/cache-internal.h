@@ -15,6 +15,7 @@ struct dk_cache {
 	const struct dk_ctx *ctx;
 	char *dir; /* host path */
 	int dir_fd;
+	int root_fd; /* ctx's root, for chase() */
 	bool writable;
 	struct cache_kernel *kernels;
 	size_t n_kernels;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cache-internal.h"
+#include "chase.h"
 #include "compress.h"
 #include "log.h"
 #include "module.h"
@@ -254,9 +255,10 @@ static int digest_tree(int dfd, const char *rel, struct sha256 *s, unsigned dept
 /* BUILD_DEPENDS: a module built against another one's symbols changes with
  * it. Each dependency's built modules for this kernel (the installed
  * version, else the newest built) go into the key. */
-static int add_depends(const struct dk_ctx *ctx, struct text *t, const struct dk_pkg *pkg,
+static int add_depends(const struct dk_cache *c, struct text *t, const struct dk_pkg *pkg,
 		       const char *kver, const char *arch)
 {
+	const struct dk_ctx *ctx = c->ctx;
 	struct dk_tree tree;
 	module_tree(ctx, &tree);
 	int r = 0;
@@ -276,9 +278,10 @@ static int add_depends(const struct dk_ctx *ctx, struct text *t, const struct dk
 			}
 		}
 		_cleanup_free_ char *mods =
-			v ? ctx_dkms_path(ctx, dep, v, kver, arch, "module") : NULL;
+			v ? path_join(ctx->dkms_tree, dep, v, kver, arch, "module") : NULL;
 		_cleanup_close_ int fd =
-			mods ? open(mods, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -EBADF;
+			mods ? chase(c->root_fd, mods, CHASE_IN_ROOT, O_RDONLY | O_DIRECTORY, NULL)
+			     : -EBADF;
 		if (fd < 0) {
 			add_value(t, "depends", dep);
 			continue;
@@ -308,9 +311,11 @@ int cache_key(struct dk_cache *c, const struct dk_pkg *pkg, const char *kver, co
 	_cleanup_free_ char *bad = NULL;
 	if (geteuid() == 0 && !c->ctx->trust_unsafe && trust_check_tree(src, &bad) < 0)
 		return -EPERM;
-	_cleanup_close_ int fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *rel = path_join(c->ctx->dkms_tree, pkg->name, pkg->version, "source");
+	_cleanup_close_ int fd =
+		chase(c->root_fd, rel, CHASE_IN_ROOT, O_RDONLY | O_DIRECTORY, NULL);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	struct sha256 s;
 	uint8_t d[SHA256_DIGEST_SIZE];
 	char tree[SHA256_HEX_SIZE];
@@ -325,7 +330,7 @@ int cache_key(struct dk_cache *c, const struct dk_pkg *pkg, const char *kver, co
 	add(&t, "%s\n%s", CACHE_RECIPE, k->inputs);
 	add_pkg(&t, pkg);
 	add(&t, "source %s\n", tree);
-	r = add_depends(c->ctx, &t, pkg, kver, arch);
+	r = add_depends(c, &t, pkg, kver, arch);
 	if (r < 0) {
 		free(t.s);
 		return r;

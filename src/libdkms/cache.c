@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cache-internal.h"
+#include "chase.h"
 #include "compress.h"
 #include "log.h"
 #include "modsig.h"
@@ -24,14 +25,22 @@ int cache_open(const struct dk_ctx *ctx, struct dk_cache **ret)
 	if (ctx->cache_mode == CACHE_OFF)
 		return -ENOENT;
 	_cleanup_free_ char *dir = ctx_path(ctx, ctx->cache_dir);
+	_cleanup_close_ int root_fd = open_root(ctx->root);
+	if (root_fd < 0)
+		return log_debug_errno(root_fd, "No build cache: cannot open %s: %m", ctx->root);
 	bool may_write = ctx->cache_mode == CACHE_ON;
-	if (may_write && mkdir_p(dir, 0755) < 0)
+	int fd = chase(root_fd, ctx->cache_dir, CHASE_IN_ROOT | (may_write ? CHASE_MKDIR : 0),
+		       O_RDONLY | O_DIRECTORY, NULL);
+	if (fd < 0 && may_write) {
 		may_write = false; /* a read-only location: use what is there */
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = chase(root_fd, ctx->cache_dir, CHASE_IN_ROOT, O_RDONLY | O_DIRECTORY, NULL);
+	}
 	if (fd < 0)
-		return log_debug_errno(-errno, "No build cache: cannot open %s: %m", dir);
+		return log_debug_errno(fd, "No build cache: cannot open %s: %m", dir);
 	struct dk_cache *c = xcalloc(1, sizeof(*c));
-	*c = (struct dk_cache){ .ctx = ctx, .dir = TAKE_PTR(dir), .dir_fd = fd };
+	*c = (struct dk_cache){
+		.ctx = ctx, .dir = TAKE_PTR(dir), .dir_fd = fd, .root_fd = TAKE_FD(root_fd)
+	};
 	c->writable = may_write && faccessat(fd, ".", W_OK, AT_EACCESS) == 0;
 	*ret = c;
 	return 0;
@@ -51,6 +60,8 @@ void cache_free(struct dk_cache *c)
 	free(c->dir);
 	if (c->dir_fd >= 0)
 		close(c->dir_fd);
+	if (c->root_fd >= 0)
+		close(c->root_fd);
 	free(c);
 }
 
@@ -288,10 +299,15 @@ static int make_tmp(struct dk_cache *c, const char *what, char **ret)
 	return 0;
 }
 
+/* Removes tmp/NAME ("tmp/NAME" in rel), by descriptor. */
 static int remove_rel(struct dk_cache *c, const char *rel)
 {
-	_cleanup_free_ char *p = path_join(c->dir, rel);
-	return rm_rf(p);
+	const char *name = startswith(rel, "tmp/");
+	_cleanup_close_ int tfd =
+		openat(c->dir_fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (!name || tfd < 0)
+		return tfd < 0 ? -errno : -EINVAL;
+	return rm_rf_at(tfd, name);
 }
 
 /* Takes an entry out of sight first (rename), then removes it. */
@@ -345,14 +361,13 @@ static int verify_signatures(char **files, const char *cert, char **ret_bad)
 	return 0;
 }
 
-/* Copies the entry's files into staging (a new directory, host path),
- * checking each against the manifest. */
-static int restore_files(int efd, const struct manifest *m, const char *staging, char **ret_bad)
+/* Copies the entry's files into the new directory sfd, checking each
+ * against the manifest. */
+static int restore_files(int efd, const struct manifest *m, int sfd, char **ret_bad)
 {
-	_cleanup_close_ int sfd = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_close_ int ffd =
 		openat(efd, "files", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sfd < 0 || ffd < 0)
+	if (ffd < 0)
 		return -errno;
 	for (size_t i = 0; m->dirs && m->dirs[i]; i++) {
 		int r = mkdirs_at(sfd, m->dirs[i]);
@@ -399,10 +414,10 @@ static char *check_entry(struct dk_cache *c, int efd, const char *key, const cha
 	return NULL;
 }
 
-static void note_restored(const char *staging, const char *key, time_t created)
+static void note_restored(int sfd, const char *key, time_t created)
 {
-	_cleanup_free_ char *log = path_join(staging, "log", "make.log");
-	_cleanup_close_ int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	_cleanup_close_ int fd = openat(
+		sfd, "log/make.log", O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	char when[64] = "?";
 	struct tm tm;
 	if (localtime_r(&created, &tm))
@@ -413,22 +428,37 @@ static void note_restored(const char *staging, const char *key, time_t created)
 			key, when);
 }
 
+/* The kernel's .config in log/, as a build leaves it. */
+static void restore_config(struct dk_cache *c, int sfd, const char *kver)
+{
+	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(c->ctx, kver);
+	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
+	_cleanup_close_ int in = open(kconfig, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int out =
+		in < 0 || (mkdirat(sfd, "log", 0755) < 0 && errno != EEXIST)
+			? -1
+			: openat(sfd, "log/.config",
+				 O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	struct sha256 s;
+	sha256_init(&s);
+	if (out >= 0)
+		copy_hashing(in, out, &s);
+}
+
 static int fetch_into(struct dk_cache *c, int efd, const struct manifest *m, const char *key,
-		      const struct dk_pkg *pkg, const char *kver, const char *arch,
-		      const char *staging, char **ret_why)
+		      const struct dk_pkg *pkg, const char *kver, const char *arch, int sfd,
+		      char **ret_why)
 {
 	_cleanup_free_ char *bad = NULL;
-	int r = mkdir_p(staging, 0755);
-	if (r < 0)
-		return r;
-	r = restore_files(efd, m, staging, &bad);
+	int r = restore_files(efd, m, sfd, &bad);
 	if (r < 0) {
 		*ret_why =
 			xasprintf("%s %s", bad ? bad : "a file",
 				  r == -EBADMSG ? "does not match its digest" : "cannot be read");
 		return -EBADMSG;
 	}
-	_cleanup_free_ char *moddir = path_join(staging, "module");
+	/* The helpers below take paths: the staging directory's, by its fd. */
+	_cleanup_free_ char *moddir = xasprintf("/proc/self/fd/%d/module", sfd);
 	_cleanup_strv_free_ char **mods = NULL;
 	if (expected_modules(pkg, moddir, &mods) < 0) {
 		*ret_why = xstrdup("a module that dkms.conf names is missing from it");
@@ -447,14 +477,23 @@ static int fetch_into(struct dk_cache *c, int efd, const struct manifest *m, con
 			return -EBADMSG;
 		}
 	}
-	note_restored(staging, key, m->created);
-	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(c->ctx, kver);
-	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
-	_cleanup_free_ char *kc = path_join(staging, "log", ".config");
-	_cleanup_free_ char *logdir = path_join(staging, "log");
-	if (mkdir_p(logdir, 0755) >= 0 && path_is_reg(kconfig))
-		copy_file_atomic(kconfig, kc, 0644);
+	note_restored(sfd, key, m->created);
+	restore_config(c, sfd, kver);
 	return 0;
+}
+
+/* Moves staging (beneath vfd, the m/v directory) to kver/arch. */
+static int publish_built(int vfd, const char *sname, const char *kver, const char *arch)
+{
+	if (mkdirat(vfd, kver, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	_cleanup_close_ int kfd =
+		openat(vfd, kver, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (kfd < 0)
+		return -errno;
+	if (renameat(vfd, sname, kfd, arch) < 0)
+		return -errno;
+	return fsync(kfd) < 0 ? -errno : 0;
 }
 
 int cache_fetch(struct dk_cache *c, const char *key, const char *inputs, const struct dk_pkg *pkg,
@@ -465,18 +504,28 @@ int cache_fetch(struct dk_cache *c, const char *key, const char *inputs, const s
 		openat(c->dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (efd < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
+	_cleanup_free_ char *vdir = path_join(c->ctx->dkms_tree, pkg->name, pkg->version);
+	_cleanup_close_ int vfd =
+		chase(c->root_fd, vdir, CHASE_IN_ROOT, O_RDONLY | O_DIRECTORY, NULL);
+	if (vfd < 0)
+		return vfd;
 	struct manifest m = { 0 };
 	_cleanup_free_ char *why = check_entry(c, efd, key, inputs, pkg, kver, arch, &m);
-	const struct dk_ctx *ctx = c->ctx;
 	_cleanup_free_ char *sname = xasprintf(".cache-%s-%s.%d", kver, arch, (int)getpid());
-	_cleanup_free_ char *staging = ctx_dkms_path(ctx, pkg->name, pkg->version, sname);
 	int r = -EBADMSG;
 	if (!why) {
-		rm_rf(staging);
-		r = fetch_into(c, efd, &m, key, pkg, kver, arch, staging, &why);
+		rm_rf_at(vfd, sname);
+		r = mkdirat(vfd, sname, 0755) < 0 ? -errno : 0;
+		_cleanup_close_ int sfd =
+			r < 0 ? -1
+			      : openat(vfd, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (r >= 0 && sfd < 0)
+			r = -errno;
+		if (r >= 0)
+			r = fetch_into(c, efd, &m, key, pkg, kver, arch, sfd, &why);
 	}
 	if (r == -EBADMSG) {
-		rm_rf(staging);
+		rm_rf_at(vfd, sname);
 		log_warning("Ignoring build cache entry %s/%s for %s/%s on %s (%s): %s", c->dir,
 			    name, pkg->name, pkg->version, kver, arch, why);
 		if (c->writable)
@@ -485,20 +534,12 @@ int cache_fetch(struct dk_cache *c, const char *key, const char *inputs, const s
 		return r;
 	}
 	manifest_done(&m);
+	if (r >= 0)
+		r = publish_built(vfd, sname, kver, arch);
 	if (r < 0) {
-		rm_rf(staging);
+		rm_rf_at(vfd, sname);
 		return r;
 	}
-	_cleanup_free_ char *base = ctx_dkms_path(ctx, pkg->name, pkg->version, kver, arch);
-	_cleanup_free_ char *kdir = ctx_dkms_path(ctx, pkg->name, pkg->version, kver);
-	r = mkdir_p(kdir, 0755);
-	if (r >= 0 && rename(staging, base) < 0)
-		r = -errno;
-	if (r < 0) {
-		rm_rf(staging);
-		return r;
-	}
-	fsync_dir_of(base);
 	/* Least recently used: the manifest's mtime says when. */
 	if (c->writable) {
 		_cleanup_close_ int mfd =
@@ -641,13 +682,15 @@ int cache_store(struct dk_cache *c, const char *key, const char *inputs, const s
 {
 	if (!c->writable)
 		return -EROFS;
-	_cleanup_free_ char *base = ctx_dkms_path(c->ctx, pkg->name, pkg->version, kver, arch);
-	_cleanup_close_ int bfd = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_free_ char *base =
+		path_join(c->ctx->dkms_tree, pkg->name, pkg->version, kver, arch);
+	_cleanup_close_ int bfd =
+		chase(c->root_fd, base, CHASE_IN_ROOT, O_RDONLY | O_DIRECTORY, NULL);
 	if (bfd < 0)
-		return -errno;
+		return bfd;
 	/* Never store what a fetch would refuse (sign-file failed, say). */
 	const char *cert = cache_kernel_get(c, kver, arch)->cert;
-	_cleanup_free_ char *moddir = path_join(base, "module"), *bad = NULL;
+	_cleanup_free_ char *moddir = xasprintf("/proc/self/fd/%d/module", bfd), *bad = NULL;
 	_cleanup_strv_free_ char **mods = NULL;
 	int r = expected_modules(pkg, moddir, &mods);
 	if (r >= 0 && cert)
