@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 #include "sha256.h"
 
@@ -58,6 +63,81 @@ static void compress(uint32_t h[8], const uint8_t *p)
 	h[7] += k;
 }
 
+#if defined(__x86_64__)
+/* The same compression with the SHA extensions (Intel since Goldmont and
+ * Ice Lake, AMD since Zen): about ten times the portable code, which the
+ * build cache feels when it hashes a 70 MB source tree. The state lives in
+ * two registers as the instructions want it, ABEF and CDGH; each
+ * sha256rnds2 does two rounds. */
+__attribute__((target("sha,sse4.1,ssse3"))) static void
+compress_shani(uint32_t h[8], const uint8_t *p, size_t blocks)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);
+	__m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);
+	__m128i abef = _mm_alignr_epi8(abcd, efgh, 8);
+	__m128i cdgh = _mm_blend_epi16(efgh, abcd, 0xF0);
+	for (; blocks > 0; blocks--, p += 64) {
+		__m128i save_abef = abef, save_cdgh = cdgh, m[4];
+		for (int i = 0; i < 16; i++) {
+			if (i < 4) {
+				m[i] = _mm_shuffle_epi8(
+					_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
+			} else {
+				/* W[4i..4i+3] from the four groups before it. */
+				__m128i t = _mm_sha256msg1_epu32(m[i & 3], m[(i + 1) & 3]);
+				t = _mm_add_epi32(
+					t, _mm_alignr_epi8(m[(i + 3) & 3], m[(i + 2) & 3], 4));
+				m[i & 3] = _mm_sha256msg2_epu32(t, m[(i + 3) & 3]);
+			}
+			__m128i wk = _mm_add_epi32(m[i & 3],
+						   _mm_loadu_si128((const __m128i *)&K[4 * i]));
+			cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+			abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0E));
+		}
+		abef = _mm_add_epi32(abef, save_abef);
+		cdgh = _mm_add_epi32(cdgh, save_cdgh);
+	}
+	__m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+	__m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+	_mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(feba, dchg, 0xF0));
+	_mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(dchg, feba, 8));
+}
+
+static bool have_shani(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3))
+		return false;
+	return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+}
+#endif
+
+static int accel = -1; /* -1: not decided yet */
+
+void sha256_set_accel(bool on)
+{
+#if defined(__x86_64__)
+	accel = on && have_shani();
+#else
+	accel = 0;
+#endif
+}
+
+static void compress_blocks(uint32_t h[8], const uint8_t *p, size_t blocks)
+{
+	if (accel < 0)
+		sha256_set_accel(true);
+#if defined(__x86_64__)
+	if (accel) {
+		compress_shani(h, p, blocks);
+		return;
+	}
+#endif
+	for (; blocks > 0; blocks--, p += 64)
+		compress(h, p);
+}
+
 void sha256_init(struct sha256 *s)
 {
 	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -79,11 +159,12 @@ void sha256_update(struct sha256 *s, const void *data, size_t len)
 		len -= n;
 		if (s->fill < 64)
 			return;
-		compress(s->h, s->buf);
+		compress_blocks(s->h, s->buf, 1);
 		s->fill = 0;
 	}
-	for (; len >= 64; p += 64, len -= 64)
-		compress(s->h, p);
+	compress_blocks(s->h, p, len / 64);
+	p += len / 64 * 64;
+	len %= 64;
 	memcpy(s->buf, p, len);
 	s->fill = len;
 }

@@ -4,6 +4,7 @@
  * library: the boot path must not pay for loading libcrypto. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,3 +29,6 @@ void sha256_hex_of(const void *data, size_t len, char out[SHA256_HEX_SIZE]);
 /* Feeds everything fd has left into s (reads in 64 KiB blocks). Returns the
  * number of bytes read, or -errno. */
 int64_t sha256_update_fd(struct sha256 *s, int fd);
+/* Whether to use the CPU's SHA instructions when it has them (the default);
+ * the tests compare both ways. */
+void sha256_set_accel(bool on);

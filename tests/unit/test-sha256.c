@@ -91,15 +91,45 @@ static void test_fd(const char *dir)
 	free(p);
 }
 
+static void test_same_both_ways(void)
+{
+	size_t len = 1 << 20;
+	uint8_t *d = xmalloc(len);
+	uint32_t x = 2463534242u;
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		d[i] = (uint8_t)x;
+	}
+	bool all = true;
+	for (size_t l = 0; l < len; l = l * 3 + 1) {
+		char a[SHA256_HEX_SIZE], b[SHA256_HEX_SIZE];
+		sha256_set_accel(true);
+		sha256_hex_of(d, l, a);
+		sha256_set_accel(false);
+		sha256_hex_of(d, l, b);
+		all = all && streq(a, b);
+	}
+	CHECK(all);
+	free(d);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/dkms-agent-unit.XXXXXX";
 	char *dir = mkdtemp(tmpl);
 	if (!dir)
 		return 1;
-	test_vectors();
-	test_splits();
-	test_fd(dir);
+	/* Both ways of compressing: the CPU's SHA instructions (where it has
+	 * them) and the portable code. */
+	for (int accel = 1; accel >= 0; accel--) {
+		sha256_set_accel(accel);
+		test_vectors();
+		test_splits();
+		test_fd(dir);
+	}
+	test_same_both_ways();
 	rm_rf(dir);
 	printf("%d passed, %d failed\n", passes, failures);
 	return failures ? 1 : 0;
