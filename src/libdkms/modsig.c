@@ -8,6 +8,7 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -219,24 +220,38 @@ static int make_signature(const char *data, size_t len, const char *hash, EVP_PK
 	return r;
 }
 
-static int write_signed(const char *path, const char *data, size_t len, const char *sig,
-			size_t sig_len)
+/* Writes data, the signature and the trailer to a temporary file beside
+ * path, then renames it over path: the module is never held twice. */
+static int write_signed(const char *path, mode_t mode, const char *data, size_t len,
+			const char *sig, size_t sig_len)
 {
 	struct module_signature ms = { .id_type = PKEY_ID_PKCS7 };
 	ms.sig_len[0] = (uint8_t)(sig_len >> 24);
 	ms.sig_len[1] = (uint8_t)(sig_len >> 16);
 	ms.sig_len[2] = (uint8_t)(sig_len >> 8);
 	ms.sig_len[3] = (uint8_t)sig_len;
-	struct stat st;
-	if (stat(path, &st) < 0)
+	_cleanup_free_ char *tmp = xasprintf("%s.dkms-sign.XXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	size_t ml = strlen(MODSIG_MAGIC), total = len + sig_len + sizeof(ms) + ml;
-	_cleanup_free_ char *buf = xmalloc(total);
-	memcpy(buf, data, len);
-	memcpy(buf + len, sig, sig_len);
-	memcpy(buf + len + sig_len, &ms, sizeof(ms));
-	memcpy(buf + len + sig_len + sizeof(ms), MODSIG_MAGIC, ml);
-	return write_file_atomic(path, buf, total, st.st_mode & 07777);
+	int r = fchmod(fd, mode) < 0 ? -errno : 0;
+	if (r >= 0)
+		r = write_all(fd, data, len);
+	if (r >= 0)
+		r = write_all(fd, sig, sig_len);
+	if (r >= 0)
+		r = write_all(fd, &ms, sizeof(ms));
+	if (r >= 0)
+		r = write_all(fd, MODSIG_MAGIC, strlen(MODSIG_MAGIC));
+	if (r >= 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r >= 0)
+		r = -errno;
+	if (r >= 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
 }
 
 int modsig_sign(const char *path, const char *hash, const char *key_path, const char *cert_path)
@@ -244,21 +259,27 @@ int modsig_sign(const char *path, const char *hash, const char *key_path, const 
 	int r = crypto_dl();
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *data = NULL, *sig = NULL;
-	size_t len, sig_len = 0;
-	r = read_full_file(path, &data, &len, 0);
-	if (r < 0)
-		return r;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0)
+		return -EINVAL;
+	size_t len = (size_t)st.st_size, sig_len = 0;
+	char *data = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (data == MAP_FAILED)
+		return -errno;
+	_cleanup_free_ char *sig = NULL;
 	EVP_PKEY *key = load_key(key_path, &r);
-	if (!key)
-		return r;
-	X509 *cert = load_cert(cert_path, &r);
+	X509 *cert = key ? load_cert(cert_path, &r) : NULL;
 	if (cert)
 		r = make_signature(data, len, hash, key, cert, &sig, &sig_len);
-	C.EVP_PKEY_free(key);
+	if (key)
+		C.EVP_PKEY_free(key);
 	if (cert)
 		C.X509_free(cert);
-	if (r < 0)
-		return r;
-	return write_signed(path, data, len, sig, sig_len);
+	if (r >= 0)
+		r = write_signed(path, st.st_mode & 07777, data, len, sig, sig_len);
+	munmap(data, len);
+	return r;
 }
