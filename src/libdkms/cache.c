@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -13,6 +14,7 @@
 #include "compress.h"
 #include "log.h"
 #include "modsig.h"
+#include "module.h"
 #include "trust.h"
 #include "tree.h"
 
@@ -345,14 +347,34 @@ static int expected_modules(const struct dk_pkg *pkg, const char *moddir, char *
 	return 0;
 }
 
+/* The signature of one module file: mapped when uncompressed, decompressed
+ * into memory otherwise. */
+static int verify_one(const char *path, const char *cert)
+{
+	if (endswith(path, ".ko")) {
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0)
+			return -errno;
+		if (!S_ISREG(st.st_mode) || st.st_size <= 0)
+			return -ENODATA;
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED)
+			return -errno;
+		int r = modsig_verify(p, (size_t)st.st_size, cert);
+		munmap(p, (size_t)st.st_size);
+		return r;
+	}
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int r = compress_load(path, &data, &len);
+	return r < 0 ? r : modsig_verify(data, len, cert);
+}
+
 static int verify_signatures(char **files, const char *cert, char **ret_bad)
 {
 	for (size_t i = 0; files && files[i]; i++) {
-		_cleanup_free_ char *data = NULL;
-		size_t len;
-		int r = compress_load(files[i], &data, &len);
-		if (r >= 0)
-			r = modsig_verify(data, len, cert);
+		int r = verify_one(files[i], cert);
 		if (r < 0) {
 			*ret_bad = xstrdup(files[i]);
 			return r;
@@ -717,6 +739,28 @@ int cache_store(struct dk_cache *c, const char *key, const char *inputs, const s
 		return log_debug_errno(r, "Not stored in the build cache: %s: %m", base);
 	}
 	return 0;
+}
+
+int cache_fill(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
+	       const char *arch)
+{
+	_cleanup_(cache_freep) struct dk_cache *c = NULL;
+	_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
+	_cleanup_free_ char *err = NULL, *inputs = NULL;
+	char key[SHA256_HEX_SIZE];
+	int r = cache_open(ctx, &c);
+	if (r < 0)
+		return r;
+	if (!c->writable)
+		return -EROFS;
+	r = module_load(ctx, m, v, NULL, kver, arch, &pkg, &err);
+	if (r >= 0)
+		r = cache_key(c, pkg, kver, arch, key, &inputs);
+	if (r >= 0)
+		r = cache_store(c, key, inputs, pkg, kver, arch);
+	if (r >= 0)
+		cache_prune(c, ctx->cache_max_size, NULL);
+	return r;
 }
 
 /* ---- list, prune, clear ------------------------------------------------ */

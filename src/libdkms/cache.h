@@ -68,6 +68,14 @@ int cache_fetch(struct dk_cache *c, const char *key, const char *inputs, const s
 int cache_store(struct dk_cache *c, const char *key, const char *inputs, const struct dk_pkg *pkg,
 		const char *kver, const char *arch);
 
+/* Stores the built state m/v/kver/arch that came from elsewhere (ldtarball)
+ * under the key our inputs give, when the cache is writable and the key
+ * can be computed (source and headers present); modules that a fetch would
+ * refuse (signed with another key) are not stored. Opens the cache itself.
+ * Returns 0 stored, -ENOENT no cache or no key, other -errno. */
+int cache_fill(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
+	       const char *arch);
+
 struct cache_entry {
 	char key[SHA256_HEX_SIZE];
 	char *module, *version, *kver, *arch; /* NULL when the manifest is unreadable */
