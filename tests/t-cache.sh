@@ -111,6 +111,7 @@ expect_how compiled "Module.symvers changed"
 mkdir -p "$T/bin"
 cc=$(awk -F'"' '/^CONFIG_CC_VERSION_TEXT=/ { split($2, w, " "); print w[1] }' "$HDR/.config")
 real=$(command -v "$cc") || skip "$cc missing"
+# shellcheck disable=SC2016 # $1 and $@ belong to the wrapper
 printf '#!/bin/sh\nif [ "$1" = --version ]; then echo "%s (patched) 99"; exit 0; fi\nexec %s "$@"\n' "$cc" "$real" >"$T/bin/$cc"
 chmod +x "$T/bin/$cc"
 PATH=$T/bin:$PATH build_hello
@@ -167,7 +168,7 @@ expect_how cache "before the wrongly signed entry"
 e=$(current_entry)
 openssl req -new -x509 -nodes -days 1 -subj /CN=other -newkey rsa:2048 \
 	-keyout "$T/other.key" -outform DER -out "$T/other.pub" >/dev/null 2>&1
-sf=$(ls /usr/lib/linux-kbuild-*/scripts/sign-file 2>/dev/null | head -n1)
+sf=$(find /usr/lib/linux-kbuild-*/scripts -name sign-file 2>/dev/null | head -n1)
 [ -x "$sf" ] || skip "sign-file missing"
 ko=$e/files/module/hello.ko
 # Strip the signature: cut at the PKCS#7 (sign-file appends; strip -g keeps it).
@@ -212,6 +213,7 @@ build_hello # makes sure the entry is current
 mkdir -p "$ROOT2/var/cache/dkms-agent"
 before=$(cd "$CACHE" && find . -printf '%p %s %T@\n' | sort | sha256sum)
 if unshare -m true 2>/dev/null; then
+	# shellcheck disable=SC2016 # the inner script expands its own arguments
 	unshare -m --propagation private bash -c '
 		set -e
 		mount --bind "$1" "$2/var/cache/dkms-agent"
