@@ -133,10 +133,20 @@ static void kernel_compute(const struct dk_ctx *ctx, struct cache_kernel *k)
 		}
 		add(&t, "file %s %s\n", r < 0 ? "absent" : hex, files[i].name);
 	}
-	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
+	/* The config the build reads for its decisions (--config may name
+	 * another one than the headers'): compiler, compression, signing. */
+	_cleanup_free_ char *kconfig = ctx_kernel_config(ctx, k->kver);
+	char chex[SHA256_HEX_SIZE];
+	add(&t, "config %s\n", file_digest_at(AT_FDCWD, kconfig, chex) < 0 ? "absent" : chex);
 	add_toolchain(&t, kconfig);
 	_cleanup_free_ char *moddir = ctx_install_path(ctx, k->kver);
-	add(&t, "compress %s\n", compress_suffix_for_kernel(moddir, kconfig));
+	const char *suffix = compress_suffix_for_kernel(moddir, kconfig);
+	const char *opts = streq(suffix, ".zst")  ? ctx->compress_zstd_opts
+			   : streq(suffix, ".xz") ? ctx->compress_xz_opts
+			   : streq(suffix, ".gz") ? ctx->compress_gzip_opts
+						  : NULL;
+	add(&t, "compress %s\n", suffix);
+	add_value(&t, "compress_opts", opts);
 	struct dk_signer s;
 	char hex[SHA256_HEX_SIZE];
 	if (sign_prepare(ctx, k->kver, kconfig, &s, NULL) > 0 &&

@@ -453,8 +453,7 @@ static void note_restored(int sfd, const char *key, time_t created)
 /* The kernel's .config in log/, as a build leaves it. */
 static void restore_config(struct dk_cache *c, int sfd, const char *kver)
 {
-	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(c->ctx, kver);
-	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
+	_cleanup_free_ char *kconfig = ctx_kernel_config(c->ctx, kver);
 	_cleanup_close_ int in = open(kconfig, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	_cleanup_close_ int out =
 		in < 0 || (mkdirat(sfd, "log", 0755) < 0 && errno != EEXIST)
@@ -761,6 +760,25 @@ int cache_fill(const struct dk_ctx *ctx, const char *m, const char *v, const cha
 	if (r >= 0)
 		cache_prune(c, ctx->cache_max_size, NULL);
 	return r;
+}
+
+int cache_fill_all(const struct dk_ctx *ctx, const char *m, const char *v)
+{
+	struct dk_tree t;
+	module_tree(ctx, &t);
+	_cleanup_strv_free_ char **ks = NULL;
+	tree_list_kernel_dirs(&t, m, v, &ks);
+	free(t.dir);
+	int n = 0;
+	for (size_t i = 0; ks && ks[i]; i++) {
+		_cleanup_free_ char *kver = xstrdup(ks[i]);
+		char *arch = strchr(kver, '/');
+		if (!arch)
+			continue;
+		*arch++ = 0;
+		n += cache_fill(ctx, m, v, kver, arch) >= 0;
+	}
+	return n;
 }
 
 /* ---- list, prune, clear ------------------------------------------------ */
