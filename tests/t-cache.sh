@@ -264,7 +264,7 @@ ok read-only
 # auto.conf, so the build is the same).
 HDR4=$T/headers4
 cp -a "$HDR" "$HDR4"
-sed -i 's/^CONFIG_MODULE_SIG=y/# CONFIG_MODULE_SIG is not set/' "$HDR4/.config"
+sed -i -e 's/^CONFIG_MODULE_SIG=y/# CONFIG_MODULE_SIG is not set/' -e '/^CONFIG_MODULE_SIG_HASH=/d' "$HDR4/.config"
 ROOT4=$T/root4
 mk_root "$ROOT4" "$K"
 ln -sfn "$HDR4" "$ROOT4/lib/modules/$K/build"
@@ -278,6 +278,31 @@ ROOT=$ROOT4 dk build hello/1.0 -k "$K" >"$OUT" 2>&1
 grep -q "from the build cache" "$OUT" && fail "an entry owned by another user was used"
 grep -q "owned or writable by a user other than root" "$OUT" || { cat "$OUT"; fail "no warning for an untrusted entry"; }
 ok untrusted
+
+# ---- ldtarball fills the cache ----
+build_hello
+expect_how cache "before mktarball"
+dk mktarball hello/1.0 -k "$K" >/dev/null
+tarball=$(find "$ROOT/var/lib/dkms/hello/1.0/tarball" -name '*.tar.gz' | head -n1)
+[ -f "$tarball" ] || fail "mktarball made no tarball"
+ROOT5=$T/root5
+mk_root "$ROOT5" "$K"
+ln -sfn "$HDR" "$ROOT5/lib/modules/$K/build"
+cp -a "$ROOT/var/lib/dkms/mok.key" "$ROOT/var/lib/dkms/mok.pub" "$ROOT5/var/lib/dkms/"
+ROOT=$ROOT5 dk ldtarball "$tarball" >/dev/null
+[ -n "$(find "$ROOT5/var/cache/dkms-agent" -name manifest)" ] || fail "ldtarball did not fill the cache"
+ROOT=$ROOT5 dk unbuild hello/1.0 -k "$K" >/dev/null
+ROOT=$ROOT5 dk build hello/1.0 -k "$K" >"$OUT" 2>&1
+grep -q "from the build cache" "$OUT" || { cat "$OUT"; fail "no hit after ldtarball"; }
+# Modules signed with another machine's key are loaded, not cached.
+ROOT6=$T/root6
+mk_root "$ROOT6" "$K"
+ln -sfn "$HDR" "$ROOT6/lib/modules/$K/build"
+cp "$T/other.key" "$ROOT6/var/lib/dkms/mok.key"
+cp "$T/other.pub" "$ROOT6/var/lib/dkms/mok.pub"
+ROOT=$ROOT6 dk ldtarball "$tarball" >/dev/null
+[ -z "$(find "$ROOT6/var/cache/dkms-agent" -name manifest 2>/dev/null)" ] || fail "another key's modules went into the cache"
+ok ldtarball
 
 # ---- size bound, list, prune, clear ----
 n=$(entries)

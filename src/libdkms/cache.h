@@ -75,6 +75,9 @@ int cache_store(struct dk_cache *c, const char *key, const char *inputs, const s
  * Returns 0 stored, -ENOENT no cache or no key, other -errno. */
 int cache_fill(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
 	       const char *arch);
+/* cache_fill for every kernel/arch m/v is built for. Returns how many were
+ * stored. */
+int cache_fill_all(const struct dk_ctx *ctx, const char *m, const char *v);
 
 struct cache_entry {
 	char key[SHA256_HEX_SIZE];

@@ -3,6 +3,7 @@
  * work is tarball.c's. */
 #include <stdio.h>
 
+#include "cache.h"
 #include "cmd-dkms.h"
 #include "lock.h"
 #include "log.h"
@@ -70,5 +71,8 @@ int cmd_ldtarball(struct dk_ctx *ctx, int argc, char **argv)
 	if (r)
 		return log_error("%s", strempty(err)), r;
 	printf("Creating symlink %s -> %s/%s-%s\n", link, ctx->source_tree, m, v);
+	/* The source came with its built modules: a later rebuild of it for
+	 * those kernels restores them from the build cache. */
+	cache_fill_all(ctx, m, v);
 	return 0;
 }
