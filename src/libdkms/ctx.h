@@ -46,9 +46,9 @@ struct dk_ctx {
 	bool binaries_only, source_only, force_version_override, no_initrd;
 	void (*progress)(void *userdata, const struct dk_event *ev); /* job events, or NULL */
 	void *progress_userdata;
-	int cache_mode;		    /* cache=: 0 no, 1 yes, 2 readonly (CACHE_* of cache.h) */
-	char *cache_dir;	    /* cache_dir=, a path inside root */
-	uint64_t cache_max_size;    /* cache_max_size=, bytes */
+	int cache_mode;		 /* cache=: 0 no, 1 yes, 2 readonly (CACHE_* of cache.h) */
+	char *cache_dir;	 /* cache_dir=, a path inside root */
+	uint64_t cache_max_size; /* cache_max_size=, bytes */
 };
 
 /* Fills defaults ($DKMS_ROOT, uname machine, CPU count). */
