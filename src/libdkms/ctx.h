@@ -4,8 +4,9 @@
 #pragma once
 
 #include <stdbool.h>
-#include "event.h"
 #include <stdint.h>
+
+#include "event.h"
 #include "util.h"
 
 struct dk_ctx {
