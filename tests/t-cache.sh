@@ -107,17 +107,25 @@ printf '0x00000000\tdkms_agent_test_symbol\tvmlinux\tEXPORT_SYMBOL\t\n' >>"$HDR/
 build_hello
 expect_how compiled "Module.symvers changed"
 
-# The compiler: a wrapper that reports another version.
-mkdir -p "$T/bin"
-cc=$(awk -F'"' '/^CONFIG_CC_VERSION_TEXT=/ { split($2, w, " "); print w[1] }' "$HDR/.config")
-real=$(command -v "$cc") || skip "$cc missing"
-# shellcheck disable=SC2016 # $1 and $@ belong to the wrapper
-printf '#!/bin/sh\nif [ "$1" = --version ]; then echo "%s (patched) 99"; exit 0; fi\nexec %s "$@"\n' "$cc" "$real" >"$T/bin/$cc"
-chmod +x "$T/bin/$cc"
-PATH=$T/bin:$PATH build_hello
-expect_how compiled "compiler version changed"
-build_hello
-expect_how cache "compiler back"
+# The compiler: a wrapper that reports another version, in /usr/local/bin
+# (first in a build's fixed PATH) of a private mount namespace.
+if unshare -m true 2>/dev/null; then
+	mkdir -p "$T/bin"
+	cc=$(awk -F'"' '/^CONFIG_CC_VERSION_TEXT=/ { split($2, w, " "); print w[1] }' "$HDR/.config")
+	real=$(command -v "$cc") || skip "$cc missing"
+	# shellcheck disable=SC2016 # $1 and $@ belong to the wrapper
+	printf '#!/bin/sh\nif [ "$1" = --version ]; then echo "%s (patched) 99"; exit 0; fi\nexec %s "$@"\n' "$cc" "$real" >"$T/bin/$cc"
+	chmod 755 "$T/bin" "$T/bin/$cc"
+	dk unbuild hello/1.0 -k "$K" >/dev/null
+	# shellcheck disable=SC2016 # the inner script expands its own arguments
+	unshare -m --propagation private bash -c 'mount --bind "$1" /usr/local/bin && "$2" --root "$3" build hello/1.0 -k "$4"' \
+		_ "$T/bin" "$DKMS_AGENT" "$ROOT" "$K" >"$OUT" 2>&1 || { cat "$OUT"; fail "build with another compiler version"; }
+	grep -q "from the build cache" "$OUT" && { cat "$OUT"; fail "compiler version changed: restored from the cache"; }
+	grep -q "patched) 99" "$(find "$CACHE" -name inputs -newer "$T/bin/$cc" | head -n1)" ||
+		fail "the new entry does not name the compiler version"
+	build_hello
+	expect_how cache "compiler back"
+fi
 
 # The signing key.
 mv "$ROOT/var/lib/dkms/mok.key" "$T/mok.key"

@@ -14,6 +14,20 @@ static const char *const fixed_env[] = {
 	"LC_ALL=C",
 };
 
+char *buildenv_which(const char *prog)
+{
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0 ? xstrdup(prog) : NULL;
+	_cleanup_strv_free_ char **dirs = strv_split(fixed_env[0] + strlen("PATH="), ":");
+	for (size_t i = 0; dirs[i]; i++) {
+		char *p = path_join(dirs[i], prog);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
 void buildenv_init(struct buildenv *e, const struct dk_ctx *ctx)
 {
 	*e = (struct buildenv){ .timeout_sec = ctx->build_timeout_sec };

@@ -26,6 +26,10 @@ struct buildenv {
 	unsigned timeout_sec;
 };
 
+/* The host path of the program a build finds as prog in its fixed PATH,
+ * or NULL (the build cache asks the compiler it will run for its version). */
+char *buildenv_which(const char *prog);
+
 /* Sets up e for ctx. Free with buildenv_done. */
 void buildenv_init(struct buildenv *e, const struct dk_ctx *ctx);
 void buildenv_done(struct buildenv *e);

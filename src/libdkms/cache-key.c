@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "buildenv.h"
 #include "cache-internal.h"
 #include "chase.h"
 #include "compress.h"
@@ -63,10 +64,14 @@ static int file_digest_at(int dfd, const char *name, char hex[SHA256_HEX_SIZE])
 	return 0;
 }
 
-/* First line of `prog --version`, or NULL. */
+/* First line of `prog --version` for the prog a build runs (found in the
+ * build's PATH), or NULL. */
 static char *tool_version(const char *prog)
 {
-	char *argv[] = { (char *)prog, "--version", NULL };
+	_cleanup_free_ char *path = buildenv_which(prog);
+	if (!path)
+		return NULL;
+	char *argv[] = { path, "--version", NULL };
 	struct spawn_opts o = { .out_fd = -1, .timeout_sec = 30 };
 	_cleanup_free_ char *out = NULL;
 	if (spawn_capture(argv, &o, &out) != 0 || !out || !*out)
@@ -75,7 +80,8 @@ static char *tool_version(const char *prog)
 }
 
 /* The compiler kbuild will run: the kernel's (CONFIG_CC_VERSION_TEXT's first
- * word, "gcc-12" on Debian) when installed, else gcc; clang for clang kernels. */
+ * word, "gcc-12" on Debian, whose headers set CC so), else gcc; clang for
+ * clang kernels. */
 static void add_toolchain(struct text *t, const char *kconfig)
 {
 	_cleanup_free_ char *clang = kconfig_get(kconfig, "CONFIG_CC_IS_CLANG");
