@@ -19,10 +19,10 @@ function secs(s,   p) { split(s, p, ":"); return p[1] * 3600 + p[2] * 60 + p[3] 
 		sub(/".*/, "", prog)
 		n = split(prog, q, "/")
 		prog = q[n]
-		# dkms-agent runs MAKE through bash -c; bash then execs make
-		# (the top one, whose lifetime is the build; make's own
-		# recursion shows as "make").
-		if (prog == "bash" && $0 ~ /"-c", "make /)
+		# dkms-agent runs MAKE through bash -c (directly, or as an
+		# argument of a script that sets dkms's variables); that bash's
+		# lifetime is the build; make's own recursion shows as "make".
+		if (prog == "bash" && ($0 ~ /"-c", "make / || $0 ~ /"dkms", "make /))
 			prog = "build"
 		else if (prog == "make" && exe[pid] == "build")
 			next
