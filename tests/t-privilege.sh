@@ -87,7 +87,8 @@ unchanged "1 (remove)"
 # the kill by session (said in the log) and is ended here. Only the user
 # protects the system then: the world-writable decoy is the build user's
 # to write, root's files next to the root are not.
-echo "build_sandbox=user" >"$ROOT/etc/dkms-agent.conf"
+# (cache=no: the build cache would restore the namespaced build of above)
+printf 'build_sandbox=user\ncache=no\n' >"$ROOT/etc/dkms-agent.conf"
 root_decoy=$(sum "$T/decoy")
 dk add swapper/1.0 >/dev/null
 rc=0
