@@ -23,6 +23,11 @@ void spawn_set_default_timeout(unsigned sec)
 		default_timeout = sec;
 }
 
+unsigned spawn_default_timeout(void)
+{
+	return default_timeout;
+}
+
 static unsigned timeout_of(const struct spawn_opts *o)
 {
 	return o->timeout_sec ? o->timeout_sec : default_timeout;
@@ -165,6 +170,12 @@ static void kill_tree(pid_t pid)
 	 * sandbox's init: its namespace dies with it). */
 	kill(-pid, SIGKILL);
 	kill(pid, SIGKILL);
+}
+
+void spawn_kill(pid_t pid)
+{
+	if (pid > 0)
+		kill_tree(pid);
 }
 
 /* Waits for pid, reading the capture pipe meanwhile when fd >= 0. Returns

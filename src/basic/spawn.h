@@ -47,3 +47,6 @@ int spawn_reap(pid_t pid);
  * set; /etc/dkms-agent.conf's build_timeout=): depmod, dracut, cp, openssl
  * never hang us for good. */
 void spawn_set_default_timeout(unsigned sec);
+unsigned spawn_default_timeout(void);
+/* Kills a started child and what it started (its process group). */
+void spawn_kill(pid_t pid);

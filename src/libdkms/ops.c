@@ -18,6 +18,7 @@
 #include "ops.h"
 #include "script.h"
 #include "sign.h"
+#include "spawn.h"
 #include "tree.h"
 #include "validate.h"
 
@@ -470,6 +471,7 @@ static size_t installer_running(const struct installer *in);
 static size_t installer_pollfds(const struct installer *in, struct pollfd *pfd);
 static void installer_reap(struct installer *in, const struct pollfd *pfd, size_t n);
 static void installer_finish(struct installer *in);
+static void installer_expire(struct installer *in);
 
 /* Waits for output of any child (at most a second, so that the command
  * layer can redraw and keep its heartbeat), or the end of a depmod the
@@ -487,9 +489,11 @@ static size_t wait_children(const struct dk_ctx *ctx, struct child *kids, size_t
 			idx[n++] = s;
 		}
 	size_t nd = in ? installer_pollfds(in, pfd + n) : 0;
-	int r = poll(pfd, n + nd, ctx->progress ? 1000 : -1);
+	int r = poll(pfd, n + nd, ctx->progress || nd ? 1000 : -1);
 	if (r > 0 && nd)
 		installer_reap(in, pfd + n, nd);
+	if (nd)
+		installer_expire(in);
 	for (size_t i = 0; i < n; i++)
 		child_stream(ctx, &kids[idx[i]]);
 	if (r == 0) {
@@ -727,6 +731,7 @@ struct installer {
 	unsigned char *kstate; /* per kernel: K_* */
 	pid_t *depmod;	       /* per kernel: the running depmod */
 	int *pidfd;	       /* per kernel: its pidfd, polled with the builds' pipes */
+	double *deadline;      /* per kernel: when its depmod is killed */
 };
 
 static void installer_init(struct installer *in, const struct dk_ctx *ctx, struct dk_job *jobs,
@@ -741,6 +746,7 @@ static void installer_init(struct installer *in, const struct dk_ctx *ctx, struc
 	in->kstate = xcalloc(nk + 1, 1);
 	in->depmod = xcalloc(nk + 1, sizeof(pid_t));
 	in->pidfd = xcalloc(nk + 1, sizeof(int));
+	in->deadline = xcalloc(nk + 1, sizeof(double));
 	for (size_t k = 0; k < nk; k++)
 		in->pidfd[k] = -1;
 }
@@ -752,6 +758,7 @@ static void installer_done(struct installer *in)
 	free(in->kstate);
 	free(in->depmod);
 	free(in->pidfd);
+	free(in->deadline);
 }
 
 static void install_job_files(struct installer *in, size_t i)
@@ -845,6 +852,7 @@ static void installer_advance(struct installer *in)
 			continue;
 		}
 		in->kstate[k] = K_DEPMOD;
+		in->deadline[k] = now() + spawn_default_timeout();
 		/* Without pidfds (before Linux 5.3), depmod is waited for here. */
 		if (in->depmod[k] > 0)
 			in->pidfd[k] = (int)syscall(__NR_pidfd_open, in->depmod[k], 0);
@@ -883,13 +891,32 @@ static void installer_reap(struct installer *in, const struct pollfd *pfd, size_
 	}
 }
 
+/* A depmod past its time limit (spawn's default: build_timeout=) is killed:
+ * it never holds the run, nor the tree lock, for good. */
+static void installer_expire(struct installer *in)
+{
+	double t = now();
+	for (size_t k = 0; in->kernels && in->kernels[k]; k++)
+		if (in->kstate[k] == K_DEPMOD && t >= in->deadline[k]) {
+			log_warning("depmod for %s did not finish in %u s: killed", in->kernels[k],
+				    spawn_default_timeout());
+			spawn_kill(in->depmod[k]);
+			depmod_done(in, k);
+		}
+}
+
 /* After the last build: what remains to install, and every depmod. */
 static void installer_finish(struct installer *in)
 {
 	installer_advance(in);
-	for (size_t k = 0; in->kernels && in->kernels[k]; k++)
-		if (in->kstate[k] == K_DEPMOD)
-			depmod_done(in, k);
+	size_t nd;
+	while ((nd = installer_running(in)) > 0) {
+		struct pollfd pfd[nd + 1];
+		nd = installer_pollfds(in, pfd);
+		if (poll(pfd, nd, 1000) > 0)
+			installer_reap(in, pfd, nd);
+		installer_expire(in);
+	}
 }
 
 int ops_run(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned flags)
