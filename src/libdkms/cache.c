@@ -18,10 +18,6 @@
 #include "trust.h"
 #include "tree.h"
 
-#define MANIFEST_MAGIC "dkms-agent-cache-manifest 1"
-#define MAX_META (4 << 20) /* inputs and manifest files */
-#define STALE_TMP_SEC 3600
-
 int cache_open(const struct dk_ctx *ctx, struct dk_cache **ret)
 {
 	if (ctx->cache_mode == CACHE_OFF)
@@ -75,147 +71,6 @@ const char *cache_dir(const struct dk_cache *c)
 bool cache_writable(const struct dk_cache *c)
 {
 	return c->writable;
-}
-
-static bool is_key(const char *s)
-{
-	if (strlen(s) != SHA256_HEX_SIZE - 1)
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return false;
-	return true;
-}
-
-static char *entry_name(const char *key)
-{
-	return xasprintf("%.2s/%s", key, key);
-}
-
-/* A relative path an entry may name: no "..", no empty or "." component,
- * no control characters. */
-static bool path_ok(const char *p)
-{
-	if (isempty(p) || *p == '/')
-		return false;
-	for (const char *s = p; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	_cleanup_strv_free_ char **parts = strv_split(p, "/");
-	for (size_t i = 0; parts[i]; i++)
-		if (streq(parts[i], "..") || streq(parts[i], "."))
-			return false;
-	return !strstr(p, "//") && !endswith(p, "/");
-}
-
-static int read_at(int dfd, const char *name, char **ret)
-{
-	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	_cleanup_free_ char *proc = xasprintf("/proc/self/fd/%d", fd);
-	return read_full_file(proc, ret, NULL, MAX_META);
-}
-
-/* ---- manifest ---------------------------------------------------------- */
-
-struct mfile {
-	char sha[SHA256_HEX_SIZE];
-	uint64_t size;
-	mode_t mode;
-	char *path;
-};
-
-struct manifest {
-	char *key, *module, *version, *kver, *arch;
-	time_t created;
-	char **dirs;
-	struct mfile *files;
-	size_t n_files;
-};
-
-static void manifest_done(struct manifest *m)
-{
-	free(m->key);
-	free(m->module);
-	free(m->version);
-	free(m->kver);
-	free(m->arch);
-	strv_free(m->dirs);
-	for (size_t i = 0; i < m->n_files; i++)
-		free(m->files[i].path);
-	free(m->files);
-	*m = (struct manifest){ 0 };
-}
-
-static int two_words(const char *s, char **a, char **b)
-{
-	const char *sp = strchr(s, ' ');
-	if (!sp || sp == s || !sp[1] || strchr(sp + 1, ' '))
-		return -EBADMSG;
-	free(*a);
-	free(*b);
-	*a = xstrndup(s, sp - s);
-	*b = xstrdup(sp + 1);
-	return 0;
-}
-
-static int parse_file_line(const char *s, struct mfile *f)
-{
-	char sha[SHA256_HEX_SIZE];
-	unsigned long long size;
-	unsigned mode;
-	int off = 0;
-	if (sscanf(s, "%64s %llu %o %n", sha, &size, &mode, &off) != 3 || !off || !is_key(sha) ||
-	    (mode & ~0777u) || !path_ok(s + off))
-		return -EBADMSG;
-	memcpy(f->sha, sha, sizeof(sha));
-	f->size = size;
-	f->mode = mode;
-	f->path = xstrdup(s + off);
-	return 0;
-}
-
-static int manifest_parse(const char *text, struct manifest *m)
-{
-	_cleanup_strv_free_ char **lines = strv_split(text, "\n");
-	if (!lines[0] || !streq(lines[0], MANIFEST_MAGIC))
-		return -EBADMSG;
-	for (size_t i = 1; lines[i]; i++) {
-		const char *l = lines[i], *v;
-		int r = 0;
-		if ((v = startswith(l, "key ")))
-			r = is_key(v) ? (free(m->key), m->key = xstrdup(v), 0) : -EBADMSG;
-		else if ((v = startswith(l, "module ")))
-			r = two_words(v, &m->module, &m->version);
-		else if ((v = startswith(l, "kernel ")))
-			r = two_words(v, &m->kver, &m->arch);
-		else if ((v = startswith(l, "created ")))
-			m->created = (time_t)strtoll(v, NULL, 10);
-		else if ((v = startswith(l, "dir ")))
-			r = path_ok(v) ? (strv_push(&m->dirs, v), 0) : -EBADMSG;
-		else if ((v = startswith(l, "file "))) {
-			m->files = xrealloc(m->files, (m->n_files + 1) * sizeof(*m->files));
-			r = parse_file_line(v, &m->files[m->n_files]);
-			if (r == 0)
-				m->n_files++;
-		}
-		if (r < 0)
-			return r;
-	}
-	return m->key && m->module && m->kver ? 0 : -EBADMSG;
-}
-
-static int manifest_read(int efd, struct manifest *m)
-{
-	_cleanup_free_ char *text = NULL;
-	int r = read_at(efd, "manifest", &text);
-	if (r < 0)
-		return r;
-	r = manifest_parse(text, m);
-	if (r < 0)
-		manifest_done(m);
-	return r;
 }
 
 /* ---- copying with digests ---------------------------------------------- */
@@ -289,7 +144,7 @@ static int copy_file_at(int sfd, int dfd, const char *rel, mode_t mode, char sha
 
 /* ---- removal ----------------------------------------------------------- */
 
-static int make_tmp(struct dk_cache *c, const char *what, char **ret)
+int make_tmp(struct dk_cache *c, const char *what, char **ret)
 {
 	if (mkdirat(c->dir_fd, "tmp", 0700) < 0 && errno != EEXIST)
 		return -errno;
@@ -302,7 +157,7 @@ static int make_tmp(struct dk_cache *c, const char *what, char **ret)
 }
 
 /* Removes tmp/NAME ("tmp/NAME" in rel), by descriptor. */
-static int remove_rel(struct dk_cache *c, const char *rel)
+int remove_rel(struct dk_cache *c, const char *rel)
 {
 	const char *name = startswith(rel, "tmp/");
 	_cleanup_close_ int tfd =
@@ -313,7 +168,7 @@ static int remove_rel(struct dk_cache *c, const char *rel)
 }
 
 /* Takes an entry out of sight first (rename), then removes it. */
-static int entry_remove(struct dk_cache *c, const char *key)
+int entry_remove(struct dk_cache *c, const char *key)
 {
 	if (!c->writable)
 		return -EROFS;
@@ -738,208 +593,4 @@ int cache_store(struct dk_cache *c, const char *key, const char *inputs, const s
 		return log_debug_errno(r, "Not stored in the build cache: %s: %m", base);
 	}
 	return 0;
-}
-
-int cache_fill(const struct dk_ctx *ctx, const char *m, const char *v, const char *kver,
-	       const char *arch)
-{
-	_cleanup_(cache_freep) struct dk_cache *c = NULL;
-	_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
-	_cleanup_free_ char *err = NULL, *inputs = NULL;
-	char key[SHA256_HEX_SIZE];
-	int r = cache_open(ctx, &c);
-	if (r < 0)
-		return r;
-	if (!c->writable)
-		return -EROFS;
-	r = module_load(ctx, m, v, NULL, kver, arch, &pkg, &err);
-	if (r >= 0)
-		r = cache_key(c, pkg, kver, arch, key, &inputs);
-	if (r >= 0)
-		r = cache_store(c, key, inputs, pkg, kver, arch);
-	if (r >= 0)
-		cache_prune(c, ctx->cache_max_size, NULL);
-	return r;
-}
-
-int cache_fill_all(const struct dk_ctx *ctx, const char *m, const char *v)
-{
-	struct dk_tree t;
-	module_tree(ctx, &t);
-	_cleanup_strv_free_ char **ks = NULL;
-	tree_list_kernel_dirs(&t, m, v, &ks);
-	free(t.dir);
-	int n = 0;
-	for (size_t i = 0; ks && ks[i]; i++) {
-		_cleanup_free_ char *kver = xstrdup(ks[i]);
-		char *arch = strchr(kver, '/');
-		if (!arch)
-			continue;
-		*arch++ = 0;
-		n += cache_fill(ctx, m, v, kver, arch) >= 0;
-	}
-	return n;
-}
-
-/* ---- list, prune, clear ------------------------------------------------ */
-
-static int list_at(int dfd, const char *name, char ***ret)
-{
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		int r = -errno;
-		if (fd >= 0)
-			close(fd);
-		*ret = NULL;
-		return r == -ENOENT || r == -ENOTDIR ? 0 : r;
-	}
-	char **l = NULL;
-	for (struct dirent *de; (de = readdir(d));)
-		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-			strv_push(&l, de->d_name);
-	closedir(d);
-	strv_sort(l, strcmp);
-	*ret = l;
-	return 0;
-}
-
-void cache_entries_free(struct cache_entry *e, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(e[i].module);
-		free(e[i].version);
-		free(e[i].kver);
-		free(e[i].arch);
-	}
-	free(e);
-}
-
-static void entry_info(struct dk_cache *c, const char *key, struct cache_entry *e)
-{
-	*e = (struct cache_entry){ 0 };
-	memcpy(e->key, key, SHA256_HEX_SIZE);
-	_cleanup_free_ char *name = entry_name(key);
-	_cleanup_close_ int efd =
-		openat(c->dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct manifest m = { 0 };
-	if (efd < 0 || manifest_read(efd, &m) < 0)
-		return;
-	struct stat st;
-	if (fstatat(efd, "manifest", &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		e->used = st.st_mtim.tv_sec;
-		e->used_nsec = st.st_mtim.tv_nsec;
-	}
-	for (size_t i = 0; i < m.n_files; i++)
-		e->size += m.files[i].size;
-	e->created = m.created;
-	e->module = TAKE_PTR(m.module);
-	e->version = TAKE_PTR(m.version);
-	e->kver = TAKE_PTR(m.kver);
-	e->arch = TAKE_PTR(m.arch);
-	manifest_done(&m);
-}
-
-static int cmp_used(const void *a, const void *b)
-{
-	const struct cache_entry *x = a, *y = b;
-	if (x->used != y->used)
-		return x->used < y->used ? -1 : 1;
-	if (x->used_nsec != y->used_nsec)
-		return x->used_nsec < y->used_nsec ? -1 : 1;
-	return strcmp(x->key, y->key);
-}
-
-int cache_list(struct dk_cache *c, struct cache_entry **ret, size_t *ret_n)
-{
-	_cleanup_strv_free_ char **top = NULL;
-	int r = list_at(c->dir_fd, ".", &top);
-	if (r < 0)
-		return r;
-	struct cache_entry *e = NULL;
-	size_t n = 0;
-	for (size_t i = 0; top && top[i]; i++) {
-		if (strlen(top[i]) != 2)
-			continue;
-		_cleanup_strv_free_ char **keys = NULL;
-		list_at(c->dir_fd, top[i], &keys);
-		for (size_t k = 0; keys && keys[k]; k++) {
-			if (!is_key(keys[k]) || strncmp(keys[k], top[i], 2) != 0)
-				continue;
-			e = xrealloc(e, (n + 1) * sizeof(*e));
-			entry_info(c, keys[k], &e[n++]);
-		}
-	}
-	if (n)
-		qsort(e, n, sizeof(*e), cmp_used);
-	*ret = e;
-	*ret_n = n;
-	return 0;
-}
-
-/* Temporaries of runs that died: older than an hour. */
-static void prune_tmp(struct dk_cache *c)
-{
-	_cleanup_strv_free_ char **l = NULL;
-	_cleanup_close_ int tfd =
-		openat(c->dir_fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (tfd < 0 || list_at(tfd, ".", &l) < 0)
-		return;
-	time_t now = time(NULL);
-	for (size_t i = 0; l && l[i]; i++) {
-		struct stat st;
-		if (fstatat(tfd, l[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    now - st.st_mtime > STALE_TMP_SEC) {
-			_cleanup_free_ char *rel = path_join("tmp", l[i]);
-			remove_rel(c, rel);
-		}
-	}
-}
-
-int cache_prune(struct dk_cache *c, uint64_t max_bytes, uint64_t *ret_freed)
-{
-	if (!c->writable)
-		return -EROFS;
-	prune_tmp(c);
-	struct cache_entry *e;
-	size_t n;
-	int r = cache_list(c, &e, &n);
-	if (r < 0)
-		return r;
-	uint64_t total = 0, freed = 0;
-	int removed = 0;
-	for (size_t i = 0; i < n; i++)
-		total += e[i].size;
-	for (size_t i = 0; i < n; i++) {
-		/* Unreadable ones first, whatever the size; then the oldest. */
-		if (e[i].module && total <= max_bytes)
-			continue;
-		if (entry_remove(c, e[i].key) < 0)
-			continue;
-		removed++;
-		freed += e[i].size;
-		total -= e[i].size;
-	}
-	cache_entries_free(e, n);
-	if (ret_freed)
-		*ret_freed = freed;
-	return removed;
-}
-
-int cache_clear(struct dk_cache *c)
-{
-	if (!c->writable)
-		return -EROFS;
-	struct cache_entry *e;
-	size_t n;
-	int r = cache_list(c, &e, &n);
-	if (r < 0)
-		return r;
-	int removed = 0;
-	for (size_t i = 0; i < n; i++)
-		if (entry_remove(c, e[i].key) >= 0)
-			removed++;
-	cache_entries_free(e, n);
-	prune_tmp(c);
-	return removed;
 }
