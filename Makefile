@@ -243,17 +243,25 @@ bench-deps:
 
 # ---- qemu-check (section owned by qemu-tests/) ------------------------------
 # make qemu-check [QEMU_TESTS='TEST-0[01]*']
-# Boots real kernels under QEMU (TCG unless KVM really works): a Debian guest
-# root built once with mmdebstrap into qemu-tests/.cache, our `make install`
-# output inside it, one qemu-tests/TEST-*/test.sh per scenario. Needs root;
-# prints each test's time and ends with "N passed, N failed".
+# Boots real kernels under QEMU (TCG unless KVM really works): Debian guest
+# roots built once with mmdebstrap into qemu-tests/.cache, our `make install`
+# tree or `make deb` package inside them, one qemu-tests/TEST-*/test.sh per
+# scenario, two at a time. Needs root; prints each test's time and what it
+# proved and ends with "N passed, N failed". With CI=1 a skipped scenario
+# counts as failed.
+# make qemu-prepare: only the guest roots and images (no build), e.g. in the
+# background while the host tests run.
 QEMU_TESTS ?= TEST-*
 
 qemu-check: deps all
 	@.ci/deps qemu-tests/packages
-	@O=$(O) qemu-tests/run-all '$(QEMU_TESTS)'
+	@O=$(O) $(if $(CI),QT_STRICT=1) qemu-tests/run-all '$(QEMU_TESTS)'
 
-.PHONY: qemu-check
+qemu-prepare:
+	@.ci/deps qemu-tests/packages
+	@QT_ROOTS_ONLY=1 qemu-tests/run-all --prepare-only '$(QEMU_TESTS)'
+
+.PHONY: qemu-check qemu-prepare
 # ---- end of qemu-check -------------------------------------------------------
 
 # ---- fuzz (section owned by tests/fuzz/) ------------------------------------

@@ -8,6 +8,7 @@
 # systemd's bookkeeping of the unit) is printed for both boots.
 # shellcheck source=../test-functions
 . "$(dirname "$0")/../test-functions"
+# qt-estimate: 700 s (run-all starts the longest first; the last run's time wins)
 
 test_setup() {
 	qt_prepare

@@ -8,9 +8,10 @@
 # diagnostic reports a module that failed to build (broken).
 # shellcheck source=../test-functions
 . "$(dirname "$0")/../test-functions"
+# qt-estimate: 700 s (run-all starts the longest first; the last run's time wins)
 
 # The setup boot builds two modules and runs dracut under TCG.
-QT_SETUP_TIMEOUT=${QT_SETUP_TIMEOUT_DRACUT:-900}
+QT_SETUP_TIMEOUT=${QT_SETUP_TIMEOUT_DRACUT:-1800}
 
 QT_QEMU_ARGS=(-device pci-testdev)
 

@@ -8,6 +8,7 @@
 # initramfs, before the switch to the real root.
 # shellcheck source=../test-functions
 . "$(dirname "$0")/../test-functions"
+# qt-estimate: 600 s (run-all starts the longest first; the last run's time wins)
 
 QT_QEMU_ARGS=(-device pci-testdev)
 

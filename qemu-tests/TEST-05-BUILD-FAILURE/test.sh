@@ -6,6 +6,7 @@
 # compiler's error from the build log.
 # shellcheck source=../test-functions
 . "$(dirname "$0")/../test-functions"
+# qt-estimate: 400 s (run-all starts the longest first; the last run's time wins)
 
 test_setup() {
 	qt_prepare

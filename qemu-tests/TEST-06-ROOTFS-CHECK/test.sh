@@ -6,6 +6,7 @@
 # guest are the reference.
 # shellcheck source=../test-functions
 . "$(dirname "$0")/../test-functions"
+# qt-estimate: 300 s (run-all starts the longest first; the last run's time wins)
 
 test_setup() {
 	qt_prepare

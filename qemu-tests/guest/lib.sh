@@ -18,6 +18,36 @@ die() { echo "qemu-test: FAILED: $*"; exit 1; }
 
 # Setup scripts run without systemd (init=): systemctl only with --root=/.
 
+DKMS_PKG=$(cut -d' ' -f1 "$PAYLOAD/dkms-pkg" 2>/dev/null || true)
+DKMS_MOD=$(cut -d' ' -f2 "$PAYLOAD/dkms-pkg" 2>/dev/null || true)
+export DKMS_PKG DKMS_MOD DEBIAN_FRONTEND=noninteractive
+
+# apt_install PKG...: apt-get install from the image's own repository (the
+# "debian" flavours: no network needed); its output as it comes, and in
+# /tmp/apt.log.
+apt_install() {
+	{
+		apt-get install -y --no-install-recommends "$@" 2>&1
+		echo $? >/tmp/apt.rc
+	} | tee /tmp/apt.log
+	[ "$(cat /tmp/apt.rc)" -eq 0 ] || die "apt-get install $* failed"
+}
+
+# install_agent: our Debian package when the payload has one (make deb),
+# with apt like any local .deb; otherwise our `make install` tree
+# (install_payload).
+install_agent() {
+	if ls "$PAYLOAD"/agent-deb/dkms-agent_*.deb >/dev/null 2>&1; then
+		apt_install "$PAYLOAD"/agent-deb/dkms-agent_*.deb
+		say "installed the package $(dpkg-query -W -f='${Package} ${Version}' dkms-agent)"
+	else
+		install_payload
+	fi
+}
+
+# agent_is_package: was our agent installed as a Debian package?
+agent_is_package() { dpkg-query -W -f='${Status}' dkms-agent 2>/dev/null | grep -q 'ok installed'; }
+
 # install_payload: copy our `make install` tree into the root and enable the
 # agent's unit the way a package's postinst would.
 install_payload() {
@@ -28,11 +58,15 @@ install_payload() {
 }
 
 # fixture NAME: copy a fixture module's source to /usr/src/NAME-VERSION
-# (never used in place: the payload is read-only and pristine).
+# (never used in place: the payload is read-only and pristine), owned by
+# root and writable by root only, as a package would install it (the host's
+# checkout may be group-writable, which the trust check rightly refuses).
 fixture() {
 	_v=$(sed -n 's/^PACKAGE_VERSION="*\([^"]*\)"*/\1/p' "$PAYLOAD/fixtures/$1/dkms.conf")
 	rm -rf "/usr/src/$1-$_v"
-	cp -a "$PAYLOAD/fixtures/$1" "/usr/src/$1-$_v"
+	cp -R "$PAYLOAD/fixtures/$1" "/usr/src/$1-$_v"
+	chown -R root:root "/usr/src/$1-$_v"
+	chmod -R go-w "/usr/src/$1-$_v"
 	echo "$_v"
 }
 
@@ -82,6 +116,25 @@ unit_ms() {
 
 # module_loaded NAME
 module_loaded() { grep -q "^$1 " /proc/modules; }
+
+# mono_of_line UNIT REGEX: the monotonic time (seconds, from the journal) of
+# the first line of UNIT matching REGEX in this boot; empty if none.
+mono_of_line() {
+	journalctl -b -u "$1" -o short-monotonic --no-pager |
+		grep -m1 -E -- "$2" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'
+}
+
+# unit_start_s UNIT: when the unit's main process started (seconds, monotonic).
+unit_start_s() {
+	echo "scale=6; $(systemctl show -P ExecMainStartTimestampMonotonic "$1") / 1000000" | bc
+}
+
+# build_seconds UNIT: the sum of the agent's "Built M/V for K (A) in S s"
+# lines of UNIT in this boot.
+build_seconds() {
+	journalctl -b -u "$1" -o cat --no-pager |
+		sed -n 's/.*Built .* in \([0-9.]*\) s.*/\1/p' | { tr '\n' '+'; echo 0; } | bc
+}
 
 # loaded_before_switch_root PATTERN: the kernel's PATTERN message appears in
 # this boot's journal before systemd's "Switching root." (i.e. the module was
