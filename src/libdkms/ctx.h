@@ -47,6 +47,10 @@ struct dk_ctx {
 	bool binaries_only, source_only, force_version_override, no_initrd;
 	void (*progress)(void *userdata, const struct dk_event *ev); /* job events, or NULL */
 	void *progress_userdata;
+	/* A job's module files are in place, before depmod has seen them (the
+	 * agent loads what the machine needs from there), or NULL. */
+	void (*files_installed)(void *userdata, const char *kver, char *const *files);
+	void *files_installed_userdata;
 	int cache_mode;		 /* cache=: 0 no, 1 yes, 2 readonly (CACHE_* of cache.h) */
 	char *cache_dir;	 /* cache_dir=, a path inside root */
 	uint64_t cache_max_size; /* cache_max_size=, bytes */

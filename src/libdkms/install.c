@@ -221,9 +221,9 @@ static int archive_original(const struct dk_ctx *ctx, const struct dk_pkg *pkg, 
 }
 
 int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
-		  const char *arch, char **ret_error)
+		  const char *arch, char ***ret_files, char **ret_error)
 {
-	_cleanup_strv_free_ char **srcs = NULL, **dsts = NULL;
+	_cleanup_strv_free_ char **srcs = NULL, **dsts = NULL, **placed = NULL;
 	for (size_t i = 0; i < pkg->n_modules; i++) {
 		char *src = built_file(ctx, pkg, kver, arch, i);
 		if (!src) {
@@ -272,7 +272,10 @@ int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char
 			*ret_error = xasprintf("Failed to install %s: %s", dsts[i], strerror(-r));
 			return r;
 		}
+		strv_push(&placed, dst);
 	}
+	if (ret_files)
+		*ret_files = TAKE_PTR(placed);
 	return 0;
 }
 

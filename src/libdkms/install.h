@@ -20,9 +20,10 @@ char *install_dest_location(const struct dk_ctx *ctx, const struct dk_pkg *pkg, 
 /* Copies the built m/v/kver/arch into the kernel's module directory
  * (atomically, file by file). Returns 0; -EEXIST when a newer module of the
  * same name is in the kernel (message in *ret_error; --force overrides);
- * other -errno. Does not run depmod, does not mark it installed. */
+ * other -errno. Does not run depmod, does not mark it installed. The
+ * installed files (host paths) in *ret_files when it is not NULL. */
 int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
-		  const char *arch, char **ret_error);
+		  const char *arch, char ***ret_files, char **ret_error);
 /* Marks it installed: the kernel-<kver>-<arch> link, written last. */
 int install_publish(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 		    const char *arch, char **ret_error);

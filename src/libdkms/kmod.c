@@ -36,7 +36,9 @@ static int kmod_dl(void)
 	X(kmod_module_info_get_key)                                                                \
 	X(kmod_module_info_get_value)                                                              \
 	X(kmod_module_info_free_list)                                                              \
-	X(kmod_module_probe_insert_module)
+	X(kmod_module_probe_insert_module)                                                         \
+	X(kmod_module_insert_module)                                                               \
+	X(kmod_module_get_options)
 
 static struct {
 #define DECLARE(f) typeof(f) *f;
@@ -148,6 +150,62 @@ int kmod_load(const char *name)
 	r = K(kmod_module_probe_insert_module)(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL,
 					       NULL);
 	return r > 0 ? -EPERM : r;
+}
+
+/* "foo-bar" of /x/foo-bar.ko.zst, with '-' as '_' as the kernel names it. */
+static char *file_module_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	char *n = xstrdup(b ? b + 1 : path);
+	char *ko = strstr(n, ".ko");
+	if (ko)
+		*ko = 0;
+	for (char *s = n; *s; s++)
+		if (*s == '-')
+			*s = '_';
+	return n;
+}
+
+static int load_file(const char *path, char *const *batch, unsigned depth)
+{
+	if (depth > 8)
+		return -ELOOP;
+	_cleanup_strv_free_ char **depends = NULL;
+	int r = kmod_file_values(path, "depends", &depends);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; depends[i]; i++) {
+		_cleanup_strv_free_ char **names = strv_split(depends[i], ",");
+		for (size_t k = 0; names && names[k]; k++) {
+			if (isempty(names[k]) || kmod_is_loaded(names[k]))
+				continue;
+			_cleanup_free_ char *want = file_module_name(names[k]);
+			const char *from = NULL;
+			for (size_t b = 0; batch && batch[b] && !from; b++) {
+				_cleanup_free_ char *n = file_module_name(batch[b]);
+				if (streq(n, want))
+					from = batch[b];
+			}
+			r = from ? load_file(from, batch, depth + 1) : kmod_load(names[k]);
+			if (r < 0)
+				return r;
+		}
+	}
+	_cleanup_(kmod_unrefp) struct kmod_ctx *c = ctx_new(NULL);
+	if (!c)
+		return -ENOMEM;
+	K(kmod_load_resources)(c);
+	_cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
+	r = K(kmod_module_new_from_path)(c, path, &mod);
+	if (r < 0)
+		return r;
+	r = K(kmod_module_insert_module)(mod, 0, K(kmod_module_get_options)(mod));
+	return r == -EEXIST ? 0 : r;
+}
+
+int kmod_load_file(const char *path, char *const *batch)
+{
+	return load_file(path, batch, 0);
 }
 
 bool kmod_is_loaded(const char *name)

@@ -15,6 +15,12 @@ int kmod_lookup_path(const char *moddir, const char *name, char **ret);
 /* Loads module `name` (with its dependencies, blacklist applied) from the
  * running kernel's module directory. Returns 0, -errno. */
 int kmod_load(const char *name);
+/* Loads the module file at path (host path) into the running kernel
+ * before depmod has indexed it: its dependencies by name from the kernel's
+ * module directory, or from batch (other files just installed) by path;
+ * the options modprobe.d gives it. Returns 0 (also when loaded already),
+ * -errno. */
+int kmod_load_file(const char *path, char *const *batch);
 /* Whether module `name` is loaded now. */
 bool kmod_is_loaded(const char *name);
 /* Modules (names) that an alias resolves to in moddir; strv. */

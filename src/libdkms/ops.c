@@ -769,12 +769,15 @@ static void install_job_files(struct installer *in, size_t i)
 		return;
 	char *err = NULL;
 	job_emit(in->ctx, j, DK_PHASE_INSTALL);
-	int r = install_files(in->ctx, j->pkg, j->kver, j->arch, &err);
+	_cleanup_strv_free_ char **files = NULL;
+	int r = install_files(in->ctx, j->pkg, j->kver, j->arch, &files, &err);
 	if (r < 0) {
 		job_finish(j, r == -EEXIST ? DK_EXIT_INSTALL_ABORTED : DK_EXIT_BUILD_FAILED, err);
 		return;
 	}
 	in->istate[i] = I_FILES;
+	if (in->ctx->files_installed && files)
+		in->ctx->files_installed(in->ctx->files_installed_userdata, j->kver, files);
 	/* dkms runs it once the files are in place, before depmod; its exit
 	 * status does not matter. */
 	script_run_source(in->ctx, j->pkg, "post_install", j->pkg->post_install, j->kver, -1);

@@ -93,15 +93,28 @@ static bool matches_device(const char *file, char **aliases)
 	return false;
 }
 
-/* Loads the installed modules the machine needs now: a present device's
- * alias matches, or modules-load.d lists it. Only for the running kernel on
- * the host root: a sandbox has no kernel to load into. */
-static void load_needed(const struct dk_ctx *ctx, struct agent_mod *mods, size_t n,
-			const char *kver)
+/* Whether modules can be loaded for kver here: the running kernel on the
+ * host root (a sandbox has no kernel to load into). */
+static bool can_load(const struct dk_ctx *ctx, const char *kver)
 {
 	struct utsname u;
 	uname(&u);
-	if (!isempty(ctx->root) || !streq(u.release, kver)) {
+	return isempty(ctx->root) && streq(u.release, kver);
+}
+
+/* Whether the machine needs module file now: a present device's alias
+ * matches, or modules-load.d lists it. */
+static bool wanted_now(const struct dk_ctx *ctx, const char *file, char **aliases)
+{
+	_cleanup_free_ char *name = agent_module_name(file);
+	return listed_for_loading(ctx, name) || matches_device(file, aliases);
+}
+
+/* Loads the installed modules the machine needs now. */
+static void load_needed(const struct dk_ctx *ctx, struct agent_mod *mods, size_t n,
+			const char *kver)
+{
+	if (!can_load(ctx, kver)) {
 		log_info("Not loading modules: %s is not the running kernel on this root", kver);
 		return;
 	}
@@ -112,9 +125,7 @@ static void load_needed(const struct dk_ctx *ctx, struct agent_mod *mods, size_t
 		     mods[i].state == AGENT_INSTALLED && mods[i].files && mods[i].files[f]; f++) {
 			const char *file = mods[i].files[f];
 			_cleanup_free_ char *name = agent_module_name(file);
-			if (kmod_is_loaded(name))
-				continue;
-			if (!listed_for_loading(ctx, name) && !matches_device(file, aliases))
+			if (kmod_is_loaded(name) || !wanted_now(ctx, file, aliases))
 				continue;
 			int r = kmod_load(name);
 			if (r < 0)
@@ -122,6 +133,36 @@ static void load_needed(const struct dk_ctx *ctx, struct agent_mod *mods, size_t
 			else
 				log_info("Loaded %s", name);
 		}
+	}
+}
+
+/* The boot run loads what the machine needs as soon as a job's files are in
+ * place, from there, while depmod indexes them (depmod reads every module
+ * of the kernel: seconds, minutes under emulation): the display manager
+ * waits for the build only. What fails here is tried again by name after
+ * depmod (load_needed). */
+struct early_load {
+	const struct dk_ctx *ctx;
+	const char *kver;
+	char **aliases;
+};
+
+static void load_installed_now(void *userdata, const char *kver, char *const *files)
+{
+	struct early_load *e = userdata;
+	if (!streq(kver, e->kver))
+		return;
+	for (size_t f = 0; files[f]; f++) {
+		_cleanup_free_ char *name = agent_module_name(files[f]);
+		if (kmod_is_loaded(name) || !wanted_now(e->ctx, files[f], e->aliases))
+			continue;
+		int r = kmod_load_file(files[f], files);
+		if (r < 0)
+			log_debug_errno(
+				r, "Loading %s before depmod failed (%m); tried again after it",
+				files[f]);
+		else
+			log_info("Loaded %s", name);
 	}
 }
 
@@ -380,12 +421,22 @@ static int boot_repair(struct dk_ctx *ctx, const char *kver, const char *arch)
 	if (work || force)
 		write_file_atomic(marker, "", 0, 0644);
 	int installed = 0;
+	struct early_load early = { .ctx = ctx, .kver = kver };
+	if (ctx->load_modules && can_load(ctx, kver)) {
+		collect_modaliases("/sys/devices", &early.aliases, 0);
+		ctx->files_installed = load_installed_now;
+		ctx->files_installed_userdata = &early;
+	}
 	int failed = work ? repair_modules(ctx, mods, n, kver, arch, &installed) : 0;
+	ctx->files_installed = NULL;
+	strv_free(early.aliases);
 	agent_mods_free(mods, n);
 	agent_scan(ctx, kver, arch, false, &mods, &n);
-	int refresh = path_exists(marker) ? refresh_owed(ctx, kver, mods, n, marker) : 0;
+	/* Loaded before the initramfs refresh: the display manager waits for
+	 * the modules, not for next boot's image. */
 	if (ctx->load_modules)
 		load_needed(ctx, mods, n, kver);
+	int refresh = path_exists(marker) ? refresh_owed(ctx, kver, mods, n, marker) : 0;
 	_cleanup_free_ char *after = missing_list(mods, n);
 	agent_boot_skip_write(ctx, kver, arch, mods, n);
 	agent_mods_free(mods, n);
