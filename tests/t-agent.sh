@@ -204,3 +204,36 @@ kill -0 "$pid" 2>/dev/null && fail "the background build did not end"
 cp "$T/conf.keep" "$ROOT/etc/dkms-agent.conf"
 expect_rc 0 dk check -k "$K" >/dev/null
 ok "budget spent: exit 75, build finished in the background"
+
+# Type=notify: READY=1 reaches $NOTIFY_SOCKET when boot has nothing to do,
+# and when it repaired a module (from the child that loads, before the
+# initramfs refresh, and again when boot returns).
+command -v python3 >/dev/null || skip "python3 is missing (the notify listener)"
+listen() {
+	rm -f "$T/notify.sock" "$1"
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(120)  # never outlives a failed test by long
+with open(sys.argv[2], "a") as out:
+    while True:
+        print(s.recv(4096).decode(), file=out, flush=True)
+' "$T/notify.sock" "$1" &
+	lpid=$!
+	for _ in $(seq 1 100); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
+	[ -S "$T/notify.sock" ] || fail "the notify listener did not start"
+}
+listen "$T/ready1"
+NOTIFY_SOCKET=$T/notify.sock expect_rc 0 dk boot -k "$K" >/dev/null 2>&1
+for _ in $(seq 1 100); do grep -q '^READY=1$' "$T/ready1" 2>/dev/null && break; sleep 0.1; done
+kill "$lpid"
+grep -q '^READY=1$' "$T/ready1" || fail "no READY=1 from a boot with nothing to do"
+rm -f "$ROOT/lib/modules/$K/updates/dkms/hello.ko"
+listen "$T/ready2"
+NOTIFY_SOCKET=$T/notify.sock dk boot -k "$K" >"$T/boot11" 2>&1 || true
+for _ in $(seq 1 100); do [ "$(grep -c '^READY=1$' "$T/ready2" 2>/dev/null)" -ge 2 ] && break; sleep 0.1; done
+kill "$lpid"
+[ -f "$ROOT/lib/modules/$K/updates/dkms/hello.ko" ] || fail "boot did not reinstall hello: $(cat "$T/boot11")"
+[ "$(grep -c '^READY=1$' "$T/ready2")" -ge 2 ] || fail "READY=1 not sent by the repairing child and the run: $(cat "$T/ready2")"
+ok "READY=1 for Type=notify, with nothing to do and after a repair"

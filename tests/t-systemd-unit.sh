@@ -28,7 +28,7 @@ ok "systemd-analyze verify"
 
 # key=value lines of the [Unit]/[Service]/[Install] sections, one per line.
 has() { grep -qx "$1" "$unit" || fail "unit lacks '$1'"; }
-has 'Type=oneshot'
+has 'Type=notify'
 has 'RemainAfterExit=yes'
 has 'DefaultDependencies=no'
 has 'WantedBy=multi-user.target'

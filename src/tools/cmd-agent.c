@@ -5,7 +5,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -164,6 +167,26 @@ static void load_installed_now(void *userdata, const char *kver, char *const *fi
 		else
 			log_info("Loaded %s", name);
 	}
+}
+
+/* sd_notify("READY=1") without libsystemd: the unit is Type=notify, so the
+ * display manager starts once the modules are loaded while the initramfs
+ * refresh goes on. Sent by the boot child after loading (NotifyAccess=all)
+ * and by the boot run when it returns; without $NOTIFY_SOCKET, nothing. */
+static void notify_ready(void)
+{
+	const char *e = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (isempty(e) || (e[0] != '/' && e[0] != '@') || strlen(e) >= sizeof(sa.sun_path))
+		return;
+	size_t l = strlen(e);
+	memcpy(sa.sun_path, e, l);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = 0;
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+			     offsetof(struct sockaddr_un, sun_path) + l) < 0)
+		log_debug_errno(errno, "Cannot notify the service manager: %m");
 }
 
 /* Exit statuses of `boot` (dkms-agent(8); agent/dkms-agent.service). */
@@ -436,6 +459,7 @@ static int boot_repair(struct dk_ctx *ctx, const char *kver, const char *arch)
 	 * the modules, not for next boot's image. */
 	if (ctx->load_modules)
 		load_needed(ctx, mods, n, kver);
+	notify_ready();
 	int refresh = path_exists(marker) ? refresh_owed(ctx, kver, mods, n, marker) : 0;
 	_cleanup_free_ char *after = missing_list(mods, n);
 	agent_boot_skip_write(ctx, kver, arch, mods, n);
@@ -500,7 +524,7 @@ static void release_child(pid_t pid, int ack_fd)
 			    (int)pid);
 }
 
-int cmd_boot(struct dk_ctx *ctx, int argc, char **argv)
+static int boot_run(struct dk_ctx *ctx)
 {
 	_cleanup_free_ char *kver = NULL, *arch = NULL;
 	target_kernel(ctx, &kver, &arch);
@@ -569,6 +593,13 @@ int cmd_boot(struct dk_ctx *ctx, int argc, char **argv)
 		    "goes on in the background (pid %d)",
 		    ctx->boot_budget_sec, kver, names ? names : "initramfs refresh", (int)pid);
 	return BOOT_EXIT_BUDGET;
+}
+
+int cmd_boot(struct dk_ctx *ctx, int argc, char **argv)
+{
+	int r = boot_run(ctx);
+	notify_ready();
+	return r;
 }
 
 /* A hook run: images other kernels got appended to at boot are brought
