@@ -522,7 +522,10 @@ static bool build_all(const struct dk_ctx *ctx, struct dk_cache *cache, unsigned
 		      struct dk_job *jobs, size_t n, struct installer *in)
 {
 	bool stored = false;
-	size_t max = ctx->jobs > 0 ? (size_t)ctx->jobs : 1;
+	/* At least two builds at a time: on a one-CPU machine one build that
+	 * never ends (waiting for something that never comes) must not hold
+	 * back every other module until its time limit (build_timeout=). */
+	size_t max = ctx->jobs > 2 ? (size_t)ctx->jobs : 2;
 	_cleanup_free_ struct child *kids = xcalloc(max, sizeof(*kids));
 	size_t running = 0;
 	for (;;) {
