@@ -32,9 +32,20 @@ for _ in $(seq 600); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.5
 done
-hello_early=no held_early=no
+hello_early=no held_early=no hello_installed=no
 [ -e "$M/hello.ko" ] && hello_early=yes
 [ -e "$M/held.ko" ] && held_early=yes
+# hello does not wait for held to be installed either: its depmod runs once
+# its files waited a while (30 s) for the kernel's other builds.
+for _ in $(seq 240); do
+	[ "$hello_early" = yes ] || break
+	if dk status hello/1.0 -k "$K" | grep -q ": installed"; then
+		hello_installed=yes
+		break
+	fi
+	sleep 0.5
+done
+dk status >"$T/status-held"
 touch "$S/release"
 rc=0
 wait "$pid" || rc=$?
@@ -42,6 +53,8 @@ cat "$T/out"
 [ "$held_early" = no ] || fail "held was built although it was held"
 [ "$hello_early" = yes ] || fail "hello was not installed while held's build was held"
 [ -e "$M/hello.ko" ] || fail "hello was not installed"
+[ "$hello_installed" = yes ] || fail "hello's install waited for held's build: $(cat "$T/status-held")"
+grep -q "held/1.0.*installed" "$T/status-held" && fail "held installed while held: $(cat "$T/status-held")"
 [ "$rc" -eq 0 ] || fail "autoinstall exited $rc"
 [ -e "$M/held.ko" ] || fail "held was not installed once released"
-ok "a held build did not hold back hello (-j 1)"
+ok "a held build did not hold back hello (-j 1): built, depmod, installed"

@@ -468,6 +468,7 @@ static bool reap_child(const struct dk_ctx *ctx, struct child *c)
 struct installer;
 static void installer_advance(struct installer *in);
 static size_t installer_running(const struct installer *in);
+static bool installer_waiting(const struct installer *in);
 static size_t installer_pollfds(const struct installer *in, struct pollfd *pfd);
 static void installer_reap(struct installer *in, const struct pollfd *pfd, size_t n);
 static void installer_finish(struct installer *in);
@@ -489,7 +490,7 @@ static size_t wait_children(const struct dk_ctx *ctx, struct child *kids, size_t
 			idx[n++] = s;
 		}
 	size_t nd = in ? installer_pollfds(in, pfd + n) : 0;
-	int r = poll(pfd, n + nd, ctx->progress || nd ? 1000 : -1);
+	int r = poll(pfd, n + nd, ctx->progress || nd || (in && installer_waiting(in)) ? 1000 : -1);
 	if (r > 0 && nd)
 		installer_reap(in, pfd + n, nd);
 	if (nd)
@@ -717,13 +718,16 @@ static bool install_allowed(const struct dk_ctx *ctx, struct dk_job *j)
 }
 
 /* Installs overlap the builds: a job's files as soon as it is built; a
- * kernel's depmod, in the background, once every job for it is done; its
- * "installed" links when depmod has finished. For each kernel: files first,
- * then depmod, then the links, so that a crash at any point leaves modules
- * that the next run installs again (no link), never a link without its
- * files or without depmod having seen them. */
-enum { I_NONE, I_FILES, I_SKIPPED };
+ * kernel's depmod, in the background, once every job for it is done, or
+ * once files have waited DEPMOD_WAIT_SEC for a build that does not end
+ * (then another depmod for what comes later); the "installed" links of
+ * the jobs a depmod has seen when it has finished. For each kernel: files
+ * first, then depmod, then the links, so that a crash at any point leaves
+ * modules that the next run installs again (no link), never a link without
+ * its files or without depmod having seen them. */
+enum { I_NONE, I_FILES, I_DEPMOD, I_PUBLISHED, I_SKIPPED };
 enum { K_WAIT, K_DEPMOD, K_DONE };
+#define DEPMOD_WAIT_SEC 30
 
 struct installer {
 	const struct dk_ctx *ctx;
@@ -735,6 +739,7 @@ struct installer {
 	pid_t *depmod;	       /* per kernel: the running depmod */
 	int *pidfd;	       /* per kernel: its pidfd, polled with the builds' pipes */
 	double *deadline;      /* per kernel: when its depmod is killed */
+	double *files_since;   /* per kernel: since when files wait for a depmod (0: none) */
 };
 
 static void installer_init(struct installer *in, const struct dk_ctx *ctx, struct dk_job *jobs,
@@ -750,6 +755,7 @@ static void installer_init(struct installer *in, const struct dk_ctx *ctx, struc
 	in->depmod = xcalloc(nk + 1, sizeof(pid_t));
 	in->pidfd = xcalloc(nk + 1, sizeof(int));
 	in->deadline = xcalloc(nk + 1, sizeof(double));
+	in->files_since = xcalloc(nk + 1, sizeof(double));
 	for (size_t k = 0; k < nk; k++)
 		in->pidfd[k] = -1;
 }
@@ -762,6 +768,15 @@ static void installer_done(struct installer *in)
 	free(in->depmod);
 	free(in->pidfd);
 	free(in->deadline);
+	free(in->files_since);
+}
+
+static size_t kernel_index(const struct installer *in, const char *kver)
+{
+	size_t k = 0;
+	while (in->kernels[k] && !streq(in->kernels[k], kver))
+		k++;
+	return k;
 }
 
 static void install_job_files(struct installer *in, size_t i)
@@ -779,6 +794,9 @@ static void install_job_files(struct installer *in, size_t i)
 		return;
 	}
 	in->istate[i] = I_FILES;
+	size_t k = kernel_index(in, j->kver);
+	if (in->files_since[k] == 0)
+		in->files_since[k] = now();
 	if (in->ctx->files_installed && files)
 		in->ctx->files_installed(in->ctx->files_installed_userdata, j->kver, files);
 	/* dkms runs it once the files are in place, before depmod; its exit
@@ -786,12 +804,27 @@ static void install_job_files(struct installer *in, size_t i)
 	script_run_source(in->ctx, j->pkg, "post_install", j->pkg->post_install, j->kver, -1);
 }
 
+/* The jobs of kernel k whose files are in place are those the next depmod
+ * sees. */
+static void depmod_round(struct installer *in, size_t k)
+{
+	for (size_t i = 0; i < in->n; i++)
+		if (in->istate[i] == I_FILES && streq(in->jobs[i].kver, in->kernels[k]))
+			in->istate[i] = I_DEPMOD;
+	in->files_since[k] = 0;
+}
+
+/* Publishes what kernel k's depmod has seen; the kernel waits again for
+ * what is still building. */
 static void publish_kernel(struct installer *in, size_t k)
 {
-	in->kstate[k] = K_DONE;
+	in->kstate[k] = K_WAIT;
 	for (size_t i = 0; i < in->n; i++) {
 		struct dk_job *j = &in->jobs[i];
-		if (in->istate[i] != I_FILES || j->code != 0 || !streq(j->kver, in->kernels[k]))
+		if (in->istate[i] != I_DEPMOD || !streq(j->kver, in->kernels[k]))
+			continue;
+		in->istate[i] = I_PUBLISHED;
+		if (j->code != 0)
 			continue;
 		char *err = NULL;
 		int r = install_publish(in->ctx, j->pkg, j->kver, j->arch, &err);
@@ -817,19 +850,21 @@ static void depmod_done(struct installer *in, size_t k)
 	publish_kernel(in, k);
 }
 
-/* Every job for kernel k is done, and installed where it succeeded. */
+/* Every job for kernel k is done, and installed where it succeeded;
+ * *ret_any: files of some of them wait for a depmod. */
 static bool kernel_settled(const struct installer *in, size_t k, bool *ret_any)
 {
+	bool settled = true;
 	*ret_any = false;
 	for (size_t i = 0; i < in->n; i++) {
 		const struct dk_job *j = &in->jobs[i];
 		if (!streq(j->kver, in->kernels[k]))
 			continue;
-		if (j->state != J_DONE || (j->code == 0 && j->pkg && in->istate[i] == I_NONE))
-			return false;
 		*ret_any |= in->istate[i] == I_FILES;
+		if (j->state != J_DONE || (j->code == 0 && j->pkg && in->istate[i] == I_NONE))
+			settled = false;
 	}
-	return true;
+	return settled;
 }
 
 static void installer_advance(struct installer *in)
@@ -841,12 +876,16 @@ static void installer_advance(struct installer *in)
 	}
 	for (size_t k = 0; in->kernels && in->kernels[k]; k++) {
 		bool any;
-		if (in->kstate[k] != K_WAIT || !kernel_settled(in, k, &any))
+		if (in->kstate[k] != K_WAIT)
 			continue;
-		if (!any) {
+		bool settled = kernel_settled(in, k, &any);
+		if (settled && !any) {
 			in->kstate[k] = K_DONE;
 			continue;
 		}
+		if (!any || (!settled && now() - in->files_since[k] < DEPMOD_WAIT_SEC))
+			continue;
+		depmod_round(in, k);
 		if (in->ctx->no_depmod) {
 			publish_kernel(in, k);
 			continue;
@@ -865,6 +904,15 @@ static void installer_advance(struct installer *in)
 		if (in->pidfd[k] < 0)
 			depmod_done(in, k);
 	}
+}
+
+/* Whether files wait for a depmod (the caller wakes up to start it). */
+static bool installer_waiting(const struct installer *in)
+{
+	for (size_t k = 0; in->kernels && in->kernels[k]; k++)
+		if (in->files_since[k] > 0)
+			return true;
+	return false;
 }
 
 static size_t installer_running(const struct installer *in)
@@ -922,6 +970,7 @@ static void installer_finish(struct installer *in)
 		if (poll(pfd, nd, 1000) > 0)
 			installer_reap(in, pfd, nd);
 		installer_expire(in);
+		installer_advance(in); /* files that came during a depmod */
 	}
 }
 
