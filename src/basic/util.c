@@ -486,19 +486,10 @@ void rmdir_parents(const char *p, const char *stop)
 	}
 }
 
-int dir_list(const char *p, char ***ret)
+/* The entries of d (no . and ..), sorted; closes d. */
+static char **list_and_close(DIR *d)
 {
 	char **l = xcalloc(1, sizeof(char *));
-	DIR *d = opendir(p);
-	if (!d) {
-		int r = -errno;
-		if (r == -ENOENT || r == -ENOTDIR) {
-			*ret = l;
-			return 0;
-		}
-		strv_free(l);
-		return r;
-	}
 	for (struct dirent *de; (de = readdir(d));) {
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
@@ -506,7 +497,35 @@ int dir_list(const char *p, char ***ret)
 	}
 	closedir(d);
 	strv_sort(l, NULL);
-	*ret = l;
+	return l;
+}
+
+int dir_list(const char *p, char ***ret)
+{
+	DIR *d = opendir(p);
+	if (!d) {
+		int r = -errno;
+		if (r == -ENOENT || r == -ENOTDIR) {
+			*ret = xcalloc(1, sizeof(char *));
+			return 0;
+		}
+		return r;
+	}
+	*ret = list_and_close(d);
+	return 0;
+}
+
+int dir_list_at(int dfd, char ***ret)
+{
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	*ret = list_and_close(d);
 	return 0;
 }
 

@@ -67,6 +67,8 @@ int rm_rf(const char *p);
 void rmdir_parents(const char *p, const char *stop);
 /* Lists directory entries (no . and ..), sorted; ENOENT gives an empty list. */
 int dir_list(const char *p, char ***ret);
+/* The same for the directory open at dfd (which stays open and unmoved). */
+int dir_list_at(int dfd, char ***ret);
 int fsync_dir_of(const char *p);
 
 /* "123", "10K", "500M", "2G", "1T" (powers of 1024, an optional "iB" or

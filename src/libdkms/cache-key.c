@@ -2,8 +2,8 @@
 /* The build cache's key: a text naming every input of a build, hashed. The
  * text is kept in each entry, so that a foreign entry is told apart from a
  * hash collision and a miss can be explained with diff. */
-#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -209,21 +209,10 @@ static int digest_tree(int dfd, const char *rel, struct sha256 *s, unsigned dept
 {
 	if (depth > 64)
 		return -ELOOP;
-	int fd2 = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	if (fd2 < 0)
-		return -errno;
-	DIR *d = fdopendir(fd2);
-	if (!d) {
-		close(fd2);
-		return -errno;
-	}
 	_cleanup_strv_free_ char **names = NULL;
-	for (struct dirent *de; (de = readdir(d));)
-		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-			strv_push(&names, de->d_name);
-	closedir(d);
-	strv_sort(names, strcmp);
-	int r = 0;
+	int r = dir_list_at(dfd, &names);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; r == 0 && names && names[i]; i++) {
 		_cleanup_free_ char *p = *rel ? path_join(rel, names[i]) : xstrdup(names[i]);
 		struct stat st;

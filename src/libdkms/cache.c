@@ -2,7 +2,6 @@
 /* Build cache entries: store, verify and restore, list, prune. Everything
  * inside the cache is reached by descriptor from its directory; an entry
  * appears (rename) and disappears (rename to tmp/, then removal) whole. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -438,19 +437,10 @@ static int walk_built(int dfd, const char *rel, struct walk *w, unsigned depth)
 {
 	if (depth > 32)
 		return -ELOOP;
-	int fd2 = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = fd2 < 0 ? NULL : fdopendir(fd2);
-	if (!d) {
-		if (fd2 >= 0)
-			close(fd2);
-		return -errno;
-	}
 	_cleanup_strv_free_ char **names = NULL;
-	for (struct dirent *de; (de = readdir(d));)
-		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-			strv_push(&names, de->d_name);
-	closedir(d);
-	strv_sort(names, strcmp);
+	int r = dir_list_at(dfd, &names);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; names && names[i]; i++) {
 		_cleanup_free_ char *p = *rel ? path_join(rel, names[i]) : xstrdup(names[i]);
 		struct stat st;
@@ -472,7 +462,7 @@ static int walk_built(int dfd, const char *rel, struct walk *w, unsigned depth)
 			openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)
 			return -errno;
-		int r = walk_built(sub, p, w, depth + 1);
+		r = walk_built(sub, p, w, depth + 1);
 		if (r < 0)
 			return r;
 	}

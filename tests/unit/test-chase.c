@@ -11,17 +11,7 @@
 
 #include "chase.h"
 #include "util.h"
-
-static int failures, passes;
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passes++;                                                                  \
-		} else {                                                                           \
-			failures++;                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-		}                                                                                  \
-	} while (0)
+#include "unit.h"
 
 static char base[4096];
 
@@ -335,6 +325,5 @@ int main(void)
 	test_remove_race();
 	test_chown();
 	rm_rf(base);
-	printf("%d passed, %d failed\n", passes, failures);
-	return failures ? 1 : 0;
+	return unit_summary();
 }

@@ -22,8 +22,8 @@
 	do {                                                                                       \
 		const char *_a = (a), *_b = (b);                                                   \
 		if (!streq_ptr(_a, _b)) {                                                          \
-			fprintf(stderr, "%s:%d: '%s' != '%s'\n", __FILE__, __LINE__,               \
-				strempty(_a), strempty(_b));                                       \
+			fprintf(stderr, "%s:%d: '%s' != '%s'\n", __FILE__, __LINE__, strempty(_a), \
+				strempty(_b));                                                     \
 			_exit(1);                                                                  \
 		}                                                                                  \
 	} while (0)
@@ -83,11 +83,10 @@ static void test_arrays(void)
 
 static void test_crlf_and_continuations(void)
 {
-	_cleanup_conf_free_ struct dk_conf *c =
-		read_text("PACKAGE_NAME=foo\r\n\r\n# comment\r\n"
-			  "MAKE=\"make \\\n  -C dir\"\r\n"
-			  "CLEAN=make\\\nclean\n",
-			  NULL);
+	_cleanup_conf_free_ struct dk_conf *c = read_text("PACKAGE_NAME=foo\r\n\r\n# comment\r\n"
+							  "MAKE=\"make \\\n  -C dir\"\r\n"
+							  "CLEAN=make\\\nclean\n",
+							  NULL);
 	CHECK(!c->used_bash);
 	/* One trailing CR is stripped from each value before the echo. */
 	CHECK_STR(conf_get(c, "PACKAGE_NAME", 0), "foo");
@@ -98,19 +97,20 @@ static void test_crlf_and_continuations(void)
 static void test_expansion(void)
 {
 	struct dk_conf_env env = { .kernelver = "6.9.1-arch1", .arch = "aarch64" };
-	_cleanup_conf_free_ struct dk_conf *c =
-		read_text("PACKAGE_NAME=foo\n"
-			  "helper=bar\n"
-			  "PACKAGE_VERSION=${helper}-$module_version\n"
-			  "MAKE[0]=\"make -C ${kernel_source_dir} M=\\${dkms_tree}/$PACKAGE_NAME\"\n"
-			  "CLEAN=\"$arch $kernelver $module\"\n"
-			  "POST_ADD='${kernel_config}'\n"
-			  "POST_BUILD=\"price \\$ 5 and a$\"\n",
-			  &env);
+	_cleanup_conf_free_ struct dk_conf *c = read_text(
+		"PACKAGE_NAME=foo\n"
+		"helper=bar\n"
+		"PACKAGE_VERSION=${helper}-$module_version\n"
+		"MAKE[0]=\"make -C ${kernel_source_dir} M=\\${dkms_tree}/$PACKAGE_NAME\"\n"
+		"CLEAN=\"$arch $kernelver $module\"\n"
+		"POST_ADD='${kernel_config}'\n"
+		"POST_BUILD=\"price \\$ 5 and a$\"\n",
+		&env);
 	CHECK(!c->used_bash);
 	CHECK_STR(conf_get(c, "PACKAGE_VERSION", 0), "bar-1.0");
 	/* \${dkms_tree} survives the first pass and expands in the second. */
-	CHECK_STR(conf_get(c, "MAKE", 0), "make -C /lib/modules/6.9.1-arch1/build M=/var/lib/dkms/foo");
+	CHECK_STR(conf_get(c, "MAKE", 0),
+		  "make -C /lib/modules/6.9.1-arch1/build M=/var/lib/dkms/foo");
 	CHECK_STR(conf_get(c, "CLEAN", 0), "aarch64 6.9.1-arch1 foo");
 	/* Single quotes stop the first expansion, not the second. */
 	CHECK_STR(conf_get(c, "POST_ADD", 0), "/lib/modules/6.9.1-arch1/build/.config");
@@ -135,12 +135,12 @@ static void test_unset(void)
 	_cleanup_free_ char *kconfig = path_join(scratch, "config");
 	CHECK(write_file_atomic(kconfig, "CONFIG_SMP=y\n", 13, 0644) == 0);
 	struct dk_conf_env kenv = { .kernel_config = kconfig };
-	_cleanup_conf_free_ struct dk_conf *z =
-		read_text("PACKAGE_NAME=zfs\n"
-			  "[ -r \"$kernel_config\" ] && . \"$kernel_config\"\n"
-			  "if [ \"$CONFIG_PREEMPT_RT\" = y ]; then BUILD_EXCLUSIVE_KERNEL=NONE; fi\n"
-			  "PACKAGE_VERSION=2.1.11\n",
-			  &kenv);
+	_cleanup_conf_free_ struct dk_conf *z = read_text(
+		"PACKAGE_NAME=zfs\n"
+		"[ -r \"$kernel_config\" ] && . \"$kernel_config\"\n"
+		"if [ \"$CONFIG_PREEMPT_RT\" = y ]; then BUILD_EXCLUSIVE_KERNEL=NONE; fi\n"
+		"PACKAGE_VERSION=2.1.11\n",
+		&kenv);
 	CHECK(z->used_bash && z->status == 0);
 	CHECK_STR(conf_get(z, "PACKAGE_VERSION", 0), "2.1.11");
 	CHECK(conf_get(z, "BUILD_EXCLUSIVE_KERNEL", 0) == NULL);
@@ -159,7 +159,8 @@ static void test_bash_errors(void)
 	CHECK(a->used_bash && a->bash_stderr);
 	CHECK(strstr(a->bash_stderr, "dkms.conf: line 2: no_such_command_here"));
 	CHECK_STR(conf_get(a, "PACKAGE_VERSION", 0), "1");
-	_cleanup_conf_free_ struct dk_conf *b = read_text("PACKAGE_NAME=foo\nif true; then\n", NULL);
+	_cleanup_conf_free_ struct dk_conf *b =
+		read_text("PACKAGE_NAME=foo\nif true; then\n", NULL);
 	CHECK(b->used_bash && b->bash_stderr && strstr(b->bash_stderr, "syntax error"));
 }
 
@@ -169,9 +170,8 @@ static void test_fallback(void)
 		read_text("PACKAGE_NAME=foo\nif true; then MAKE=yes; fi\n", NULL);
 	CHECK(a->used_bash);
 	CHECK_STR(conf_get(a, "MAKE", 0), "yes");
-	_cleanup_conf_free_ struct dk_conf *b =
-		read_text("PACKAGE_VERSION=$(echo 1.2 | tr . -)\nCLEAN=\"${PACKAGE_VERSION%-*}\"\n",
-			  NULL);
+	_cleanup_conf_free_ struct dk_conf *b = read_text(
+		"PACKAGE_VERSION=$(echo 1.2 | tr . -)\nCLEAN=\"${PACKAGE_VERSION%-*}\"\n", NULL);
 	CHECK(b->used_bash);
 	CHECK_STR(conf_get(b, "PACKAGE_VERSION", 0), "1-2");
 	CHECK_STR(conf_get(b, "CLEAN", 0), "1");

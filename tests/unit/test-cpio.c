@@ -90,22 +90,22 @@ static void test_hostile(void)
 	uint8_t b[512] = { 0 };
 	size_t n = header(b, "070701", 0100644, 0, 0xFFFFFFFFu, 0);
 	memcpy(b + n, "x", 2);
-	CHECK(read_one(b, 120) == -ENODATA);          /* huge namesize */
+	CHECK(read_one(b, 120) == -ENODATA); /* huge namesize */
 	header(b, "070701", 0100644, 0xFFFFFFF0u, 2, 0);
-	CHECK(read_one(b, 120) == -ENODATA);          /* size past the end */
+	CHECK(read_one(b, 120) == -ENODATA); /* size past the end */
 	header(b, "070701", 0100644, 0, 0, 0);
-	CHECK(read_one(b, 120) == -EBADMSG);          /* empty name */
+	CHECK(read_one(b, 120) == -EBADMSG); /* empty name */
 	header(b, "070701", 0100644, 0, 4, 0);
 	memcpy(b + n, "abcd", 4);
-	CHECK(read_one(b, 120) == -EBADMSG);          /* name without NUL */
+	CHECK(read_one(b, 120) == -EBADMSG); /* name without NUL */
 	memcpy(b + n, "a\0b\0", 4);
-	CHECK(read_one(b, 120) == -EBADMSG);          /* NUL inside the name */
+	CHECK(read_one(b, 120) == -EBADMSG); /* NUL inside the name */
 	header(b, "070701", 0100644, 0, 2, 0);
 	b[20] = 'g';
-	CHECK(read_one(b, 120) == -EBADMSG);          /* bad hex */
+	CHECK(read_one(b, 120) == -EBADMSG); /* bad hex */
 	header(b, "070707", 0100644, 0, 2, 0);
-	CHECK(read_one(b, 120) == -EBADMSG);          /* old odc magic */
-	CHECK(read_one(b, 50) == -ENODATA);           /* header cut */
+	CHECK(read_one(b, 120) == -EBADMSG); /* old odc magic */
+	CHECK(read_one(b, 50) == -ENODATA);  /* header cut */
 
 	/* crc format: the check field is the byte sum of the data. */
 	n = header(b, "070702", 0100644, 3, 2, 'a' + 'b' + 'c');
@@ -250,7 +250,10 @@ static void test_append(void)
 	_cleanup_free_ char *image = path_join(scratch, "initrd.img");
 	_cleanup_free_ char *src = path_join(scratch, "foo.ko");
 	CHECK(write_file_atomic(image, z, zl - 1, 0640) == 0); /* length not a multiple of 4 */
-	CHECK(write_file_atomic(src, "\x7f" "ELF module", 11, 0644) == 0);
+	CHECK(write_file_atomic(src,
+				"\x7f"
+				"ELF module",
+				11, 0644) == 0);
 
 	_cleanup_free_ char *reason = NULL;
 	struct initramfs_add add[] = { { src, "/lib/modules/6.1.0-x/updates/dkms/foo.ko" } };
@@ -261,7 +264,8 @@ static void test_append(void)
 	struct initramfs *i = NULL;
 	CHECK(initramfs_read(image, &i, NULL) == 0);
 	CHECK(i->n_segments == 2 && i->segments[1].offset % 4 == 0);
-	const struct initramfs_file *f = initramfs_lookup(i, "lib/modules/6.1.0-x/updates/dkms/foo.ko");
+	const struct initramfs_file *f =
+		initramfs_lookup(i, "lib/modules/6.1.0-x/updates/dkms/foo.ko");
 	CHECK(f && streq(f->name, "usr/lib/modules/6.1.0-x/updates/dkms/foo.ko"));
 	CHECK(initramfs_file_matches(f, src) == 1);
 	f = initramfs_lookup(i, "lib");
@@ -288,11 +292,14 @@ static void test_append(void)
 	CHECK(initramfs_append(image, more, 1, &reason) == 0);
 	struct stat st1;
 	CHECK(stat(image, &st1) == 0 && st1.st_ino == st.st_ino && st1.st_size > st.st_size);
-	CHECK(read_full_file(image, &after, &la, 0) == 0 && la > lb && memcmp(before, after, lb) == 0);
+	CHECK(read_full_file(image, &after, &la, 0) == 0 && la > lb &&
+	      memcmp(before, after, lb) == 0);
 
 	/* Bad destinations and sources fail and leave the image alone. */
-	struct initramfs_add bad[][1] = { { { src, "lib/../../etc/x" } }, { { src, "" } },
-					  { { src, "etc/" } },		  { { src, "/.." } },
+	struct initramfs_add bad[][1] = { { { src, "lib/../../etc/x" } },
+					  { { src, "" } },
+					  { { src, "etc/" } },
+					  { { src, "/.." } },
 					  { { src, ".dkms-agent-appended" } },
 					  { { "/nonexistent/x.ko", "etc/x" } } };
 	for (size_t k = 0; k < ELEMENTSOF(bad); k++)
@@ -305,8 +312,8 @@ static void test_append(void)
 	/* An interrupted append (journal written, magic not yet in place):
 	 * readers ignore the tail, the next append cuts it off first. */
 	_cleanup_free_ char *journal = initramfs_journal_path(image);
-	_cleanup_free_ char *jtext = xasprintf("%lld %lld\n", (long long)st2.st_size,
-					       (long long)st2.st_size + 4);
+	_cleanup_free_ char *jtext =
+		xasprintf("%lld %lld\n", (long long)st2.st_size, (long long)st2.st_size + 4);
 	CHECK(write_file_atomic(journal, jtext, strlen(jtext), 0600) == 0);
 	int fd = open(image, O_WRONLY | O_APPEND | O_CLOEXEC);
 	CHECK(fd >= 0 && write(fd, "\0\0\0\0\0\0\0\0junk-of-a-frame", 24) == 24);
@@ -406,7 +413,8 @@ static void test_find_detect(void)
 	CHECK(initramfs_tool_from_name("dracut", &t) == 0 && t == INITRAMFS_TOOL_DRACUT);
 	CHECK(initramfs_tool_from_name("nope", &t) == -EINVAL);
 	_cleanup_free_ char *reason = NULL;
-	CHECK(initramfs_regenerate(root, k, INITRAMFS_TOOL_AUTO, NULL, NULL, &t, &reason) == -ENOENT);
+	CHECK(initramfs_regenerate(root, k, INITRAMFS_TOOL_AUTO, NULL, NULL, &t, &reason) ==
+	      -ENOENT);
 }
 
 static const struct {

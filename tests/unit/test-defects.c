@@ -7,17 +7,7 @@
 
 #include "initramfs.h"
 #include "util.h"
-
-static int failures, passes;
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passes++;                                                                  \
-		} else {                                                                           \
-			failures++;                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-		}                                                                                  \
-	} while (0)
+#include "unit.h"
 
 /* A zstd segment holding a cpio header with a broken size field. */
 static void test_initramfs_no_reason(void)
@@ -71,6 +61,5 @@ int main(void)
 {
 	test_initramfs_no_reason();
 	test_initramfs_gzip();
-	printf("%d passed, %d failed\n", passes, failures);
-	return failures ? 1 : 0;
+	return unit_summary();
 }

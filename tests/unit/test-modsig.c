@@ -11,17 +11,7 @@
 #include "modsig.h"
 #include "spawn.h"
 #include "util.h"
-
-static int failures, passes;
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passes++;                                                                  \
-		} else {                                                                           \
-			failures++;                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-		}                                                                                  \
-	} while (0)
+#include "unit.h"
 
 static int run(char **argv)
 {
@@ -120,6 +110,5 @@ int main(void)
 	free(ca);
 	free(cb);
 	free(sign_file);
-	printf("%d passed, %d failed\n", passes, failures);
-	return failures ? 1 : 0;
+	return unit_summary();
 }

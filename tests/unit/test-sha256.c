@@ -6,17 +6,7 @@
 
 #include "sha256.h"
 #include "util.h"
-
-static int failures, passes;
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passes++;                                                                  \
-		} else {                                                                           \
-			failures++;                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-		}                                                                                  \
-	} while (0)
+#include "unit.h"
 
 static void test_vectors(void)
 {
@@ -131,6 +121,5 @@ int main(void)
 	}
 	test_same_both_ways();
 	rm_rf(dir);
-	printf("%d passed, %d failed\n", passes, failures);
-	return failures ? 1 : 0;
+	return unit_summary();
 }

@@ -15,17 +15,7 @@
 #include "sandbox.h"
 #include "spawn.h"
 #include "util.h"
-
-static int failures, passes;
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passes++;                                                                  \
-		} else {                                                                           \
-			failures++;                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-		}                                                                                  \
-	} while (0)
+#include "unit.h"
 
 static char base[4096];
 
@@ -216,6 +206,5 @@ int main(void)
 	if (geteuid() == 0)
 		test_sandbox(true);
 	rm_rf(base);
-	printf("%d passed, %d failed\n", passes, failures);
-	return failures ? 1 : 0;
+	return unit_summary();
 }

@@ -6,33 +6,40 @@
 
 #include "tree.h"
 #include "util.h"
-
-static int failures, passes;
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passes++;                                                                  \
-		} else {                                                                           \
-			failures++;                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-		}                                                                                  \
-	} while (0)
+#include "unit.h"
 
 static void test_version_order(void)
 {
 	/* The order LC_ALL=C sort -V gives (computed with GNU coreutils). */
 	static const char *const sorted[] = {
-		"0.9", "1.0~rc1", "1.0", "1.0a", "1.0-1", "1.0.0", "1.0.1", "1.2.3~beta", "1.9",
-		"1.10", "2", "6.1.0-9-amd64", "6.1.0-56-amd64", "6.10.0-1-amd64", "10",
-		"535.54.03", "535.154.05", "2024.01", "a", "b",
+		"0.9",
+		"1.0~rc1",
+		"1.0",
+		"1.0a",
+		"1.0-1",
+		"1.0.0",
+		"1.0.1",
+		"1.2.3~beta",
+		"1.9",
+		"1.10",
+		"2",
+		"6.1.0-9-amd64",
+		"6.1.0-56-amd64",
+		"6.10.0-1-amd64",
+		"10",
+		"535.54.03",
+		"535.154.05",
+		"2024.01",
+		"a",
+		"b",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(sorted); i++)
 		for (size_t j = 0; j < ELEMENTSOF(sorted); j++) {
 			int c = version_cmp(sorted[i], sorted[j]);
 			int want = i < j ? -1 : i > j ? 1 : 0;
 			if (c != want)
-				fprintf(stderr, "version_cmp(%s, %s) = %d, want %d\n", sorted[i], sorted[j],
-					c, want);
+				fprintf(stderr, "version_cmp(%s, %s) = %d, want %d\n", sorted[i],
+					sorted[j], c, want);
 			CHECK(c == want);
 		}
 }
@@ -96,9 +103,9 @@ static void test_tree(const char *dir)
 	struct dk_tree t = { .dir = path_join(dir, "dkms") };
 	mk(dir, "src/m-1.0");
 	mk(dir, "dkms/m/1.0/6.1.0-1-amd64/x86_64/module");
-	mk(dir, "dkms/m/1.0/build");          /* dkms's own build dir: not a kernel */
-	mk(dir, "dkms/m/1.0/.build-x-y");     /* ours: hidden */
-	mk(dir, "dkms/m/2.0");                /* no source: not added */
+	mk(dir, "dkms/m/1.0/build");	  /* dkms's own build dir: not a kernel */
+	mk(dir, "dkms/m/1.0/.build-x-y"); /* ours: hidden */
+	mk(dir, "dkms/m/2.0");		  /* no source: not added */
 	mk(dir, "dkms/n/0.1");
 	ln("../../../src/m-1.0", dir, "dkms/m/1.0/source");
 	ln("/nonexistent/n-0.1", dir, "dkms/n/0.1/source"); /* dangling: still "added" */
@@ -136,6 +143,5 @@ int main(void)
 	test_atomic(dir);
 	test_tree(dir);
 	rm_rf(dir);
-	printf("%d passed, %d failed\n", passes, failures);
-	return failures ? 1 : 0;
+	return unit_summary();
 }

@@ -4,17 +4,7 @@
 
 #include "util.h"
 #include "validate.h"
-
-static int failures, passes;
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (cond) {                                                                        \
-			passes++;                                                                  \
-		} else {                                                                           \
-			failures++;                                                                \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-		}                                                                                  \
-	} while (0)
+#include "unit.h"
 
 int main(void)
 {
@@ -70,6 +60,5 @@ int main(void)
 	err = NULL;
 	CHECK(validate_args("a/b", NULL, NULL, NULL, &err) == -EINVAL && strstr(err, "'a/b'"));
 	free(err);
-	printf("%d passed, %d failed\n", passes, failures);
-	return failures ? 1 : 0;
+	return unit_summary();
 }
