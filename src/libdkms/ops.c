@@ -15,14 +15,13 @@
 #include "log.h"
 #include "modsig.h"
 #include "module.h"
+#include "ops-internal.h"
 #include "ops.h"
 #include "script.h"
 #include "sign.h"
 #include "spawn.h"
 #include "tree.h"
 #include "validate.h"
-
-enum { J_PENDING, J_RUNNING, J_DONE };
 
 void ops_job_add(struct dk_job **jobs, size_t *n, const char *m, const char *v, const char *kver,
 		 const char *arch)
@@ -47,7 +46,7 @@ void ops_jobs_free(struct dk_job *jobs, size_t n)
 	free(jobs);
 }
 
-static double now(void)
+double ops_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -56,7 +55,7 @@ static double now(void)
 
 /* Reports a phase of job j: through ctx->progress when the command layer
  * set one, else as a log line (the agent's journal). */
-static void job_emit(const struct dk_ctx *ctx, const struct dk_job *j, enum dk_phase phase)
+void ops_job_emit(const struct dk_ctx *ctx, const struct dk_job *j, enum dk_phase phase)
 {
 	struct dk_event ev = { .phase = phase,
 			       .m = j->m,
@@ -99,7 +98,7 @@ static void job_emit(const struct dk_ctx *ctx, const struct dk_job *j, enum dk_p
 	}
 }
 
-static void kernel_emit(const struct dk_ctx *ctx, const char *kver, enum dk_phase phase)
+void ops_kernel_emit(const struct dk_ctx *ctx, const char *kver, enum dk_phase phase)
 {
 	if (ctx->progress) {
 		ctx_phase(ctx, "", "", kver, "", phase);
@@ -109,7 +108,7 @@ static void kernel_emit(const struct dk_ctx *ctx, const char *kver, enum dk_phas
 		log_info("Running depmod for %s", kver);
 }
 
-static void job_finish(struct dk_job *j, int code, char *message)
+void ops_job_finish(struct dk_job *j, int code, char *message)
 {
 	j->state = J_DONE;
 	j->code = code;
@@ -123,21 +122,21 @@ static void job_prepare(const struct dk_ctx *ctx, struct dk_job *j, unsigned fla
 	char *err = NULL;
 	int r = module_load(ctx, j->m, j->v, NULL, j->kver, j->arch, &j->pkg, &err);
 	if (r < 0) {
-		job_finish(j, module_load_exit_code(r), err);
+		ops_job_finish(j, module_load_exit_code(r), err);
 		return;
 	}
 	_cleanup_free_ char *ksrc = ctx_kernel_source_dir(ctx, j->kver);
 	_cleanup_free_ char *kconfig = path_join(ksrc, ".config");
 	char *why = pkg_exclusion(j->pkg, j->kver, j->arch, kconfig);
 	if (why) {
-		job_finish(j, DK_EXIT_EXCLUDED, why);
+		ops_job_finish(j, DK_EXIT_EXCLUDED, why);
 		return;
 	}
 	_cleanup_free_ char *base = ctx_dkms_path(ctx, j->m, j->v, j->kver, j->arch);
 	if (path_is_dir(base)) {
 		if (!(flags & OPS_REBUILD) && !ops_is_built(ctx, j->pkg, j->kver, j->arch)) {
 			/* dkms will not build over a partial result either. */
-			job_finish(
+			ops_job_finish(
 				j, DK_EXIT_ALREADY_BUILT,
 				xasprintf(
 					"This module/version has already been built on: %s\n"
@@ -161,14 +160,14 @@ static void job_prepare(const struct dk_ctx *ctx, struct dk_job *j, unsigned fla
 		if (k < 0 && !rerr)
 			rerr = xasprintf("Cannot remove the earlier build: %s", strerror(-k));
 		if (k < 0)
-			job_finish(j, DK_EXIT_BUILD_FAILED, rerr);
+			ops_job_finish(j, DK_EXIT_BUILD_FAILED, rerr);
 	}
 	/* A binaries-only stub (dkms.conf alone) cannot be built. */
 	_cleanup_free_ char *src = ctx_source_dir(ctx, j->m, j->v);
 	_cleanup_strv_free_ char **files = NULL;
 	dir_list(src, &files);
 	if (j->pkg->n_modules > 0 && strv_length(files) < 2)
-		job_finish(
+		ops_job_finish(
 			j, DK_EXIT_BAD_CONF,
 			xasprintf(
 				"The directory %s does not appear to have module source located within it.\nBuild halted.",
@@ -235,10 +234,10 @@ static void fail_depends(const struct dk_ctx *ctx, struct dk_job *j, const char 
 		j->deps_ignored = true;
 		return;
 	}
-	job_finish(j, DK_EXIT_MISSING_DEPENDS,
-		   xasprintf("Aborting build of module %s/%s for kernel %s (%s) due to %s. You "
-			     "may override by specifying --force.",
-			     j->m, j->v, j->kver, j->arch, what));
+	ops_job_finish(j, DK_EXIT_MISSING_DEPENDS,
+		       xasprintf("Aborting build of module %s/%s for kernel %s (%s) due to %s. You "
+				 "may override by specifying --force.",
+				 j->m, j->v, j->kver, j->arch, what));
 }
 
 /* Before any build: every BUILD_DEPENDS module must be installed for the
@@ -355,7 +354,7 @@ static int start_child(const struct dk_ctx *ctx, struct dk_cache *cache, unsigne
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	job_emit(ctx, j, DK_PHASE_QUEUED);
+	ops_job_emit(ctx, j, DK_PHASE_QUEUED);
 	fflush(stdout);
 	fflush(stderr);
 	pid_t pid = fork();
@@ -368,7 +367,7 @@ static int start_child(const struct dk_ctx *ctx, struct dk_cache *cache, unsigne
 		child_main(ctx, cache, j, flags, p[1]);
 	}
 	close(p[1]);
-	*c = (struct child){ .pid = pid, .fd = p[0], .job = j, .start = now(), .log_fd = -1 };
+	*c = (struct child){ .pid = pid, .fd = p[0], .job = j, .start = ops_now(), .log_fd = -1 };
 	j->state = J_RUNNING;
 	return 0;
 }
@@ -382,8 +381,8 @@ static void child_parse(const struct dk_ctx *ctx, struct child *c)
 		if (!nl || line[0] != 'P')
 			return;
 		c->parsed += nl - line + 1;
-		c->job->seconds = now() - c->start;
-		job_emit(ctx, c->job, (enum dk_phase)atoi(line + 2));
+		c->job->seconds = ops_now() - c->start;
+		ops_job_emit(ctx, c->job, (enum dk_phase)atoi(line + 2));
 	}
 }
 
@@ -443,13 +442,13 @@ static bool reap_child(const struct dk_ctx *ctx, struct child *c)
 	int status;
 	waitpid(c->pid, &status, 0);
 	struct dk_job *j = c->job;
-	j->seconds = now() - c->start;
+	j->seconds = ops_now() - c->start;
 	_cleanup_free_ char *buf = c->buf;
 	char *rec = buf ? buf + c->parsed : NULL;
 	char *nl1 = rec && rec[0] == 'R' ? strchr(rec, '\n') : NULL;
 	char *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
 	if (!nl1 || !nl2 || !WIFEXITED(status)) {
-		job_finish(j, DK_EXIT_BUILD_FAILED, xstrdup("The build process died"));
+		ops_job_finish(j, DK_EXIT_BUILD_FAILED, xstrdup("The build process died"));
 		return false;
 	}
 	*nl1 = *nl2 = 0;
@@ -457,22 +456,13 @@ static bool reap_child(const struct dk_ctx *ctx, struct child *c)
 	j->log_path = *(nl1 + 1) ? xstrdup(nl1 + 1) : NULL;
 	int code = 0, how = BUILT;
 	sscanf(rec + 2, "%d %d", &code, &how);
-	job_finish(j, code, *(nl2 + 1) ? xstrdup(nl2 + 1) : NULL);
+	ops_job_finish(j, code, *(nl2 + 1) ? xstrdup(nl2 + 1) : NULL);
 	j->built = j->code == 0;
 	j->cached = j->built && how == FROM_CACHE;
 	if (j->code == 0)
-		job_emit(ctx, j, j->cached ? DK_PHASE_CACHED : DK_PHASE_BUILT);
+		ops_job_emit(ctx, j, j->cached ? DK_PHASE_CACHED : DK_PHASE_BUILT);
 	return j->built && how == BUILT_STORED;
 }
-
-struct installer;
-static void installer_advance(struct installer *in);
-static size_t installer_running(const struct installer *in);
-static bool installer_waiting(const struct installer *in);
-static size_t installer_pollfds(const struct installer *in, struct pollfd *pfd);
-static void installer_reap(struct installer *in, const struct pollfd *pfd, size_t n);
-static void installer_finish(struct installer *in);
-static void installer_expire(struct installer *in);
 
 /* Waits for output of any child (at most a second, so that the command
  * layer can redraw and keep its heartbeat), or the end of a depmod the
@@ -568,8 +558,9 @@ static bool build_all(const struct dk_ctx *ctx, struct dk_cache *cache, unsigned
 	}
 	for (size_t i = 0; i < n; i++)
 		if (jobs[i].state == J_PENDING)
-			job_finish(&jobs[i], DK_EXIT_MISSING_DEPENDS,
-				   xasprintf("%s/%s: missing BUILD_DEPENDS", jobs[i].m, jobs[i].v));
+			ops_job_finish(
+				&jobs[i], DK_EXIT_MISSING_DEPENDS,
+				xasprintf("%s/%s: missing BUILD_DEPENDS", jobs[i].m, jobs[i].v));
 	if (in)
 		installer_finish(in);
 	return stored;
@@ -679,301 +670,6 @@ static int rebuild_dependents(const struct dk_ctx *ctx, char **kernels)
 	return failed;
 }
 
-/* dkms's OBSOLETE_BY test at install time: kver is the obsoleting kernel's
- * release (or a later ABI of it), or a later release. */
-static bool obsoleted(const char *kver, const char *obs)
-{
-	_cleanup_strv_free_ char **o = strv_split(obs, "-");
-	_cleanup_strv_free_ char **k = strv_split(kver, "-");
-	if (!o[0] || !k[0])
-		return false;
-	int c = version_cmp(k[0], o[0]);
-	if (c == 0)
-		return !o[1] || (k[1] && version_cmp(k[1], o[1]) >= 0);
-	return c > 0;
-}
-
-/* PRE_INSTALL and OBSOLETE_BY, before any file is copied: either refuses
- * the install (the job's code set) or lets it go on. */
-static bool install_allowed(const struct dk_ctx *ctx, struct dk_job *j)
-{
-	if (j->pkg->obsolete_by && !ctx->force && obsoleted(j->kver, j->pkg->obsolete_by)) {
-		job_finish(
-			j, DK_EXIT_INSTALL_ABORTED,
-			xasprintf("Module has been obsoleted due to being included in kernel "
-				  "%s. We will avoid installing for future kernels above %s. "
-				  "You may override by specifying --force. Installation aborted.",
-				  j->pkg->obsolete_by, j->pkg->obsolete_by));
-		return false;
-	}
-	int r = script_run_source(ctx, j->pkg, "pre_install", j->pkg->pre_install, j->kver, -1);
-	if (r != 0 && !ctx->force) {
-		job_finish(j, DK_EXIT_PRE_INSTALL_FAILED,
-			   xasprintf("pre_install failed, aborting install (exit status %d). You "
-				     "may override by specifying --force.",
-				     r));
-		return false;
-	}
-	return true;
-}
-
-/* Installs overlap the builds: a job's files as soon as it is built; a
- * kernel's depmod, in the background, once every job for it is done, or
- * once files have waited DEPMOD_WAIT_SEC for a build that does not end
- * (then another depmod for what comes later); the "installed" links of
- * the jobs a depmod has seen when it has finished. For each kernel: files
- * first, then depmod, then the links, so that a crash at any point leaves
- * modules that the next run installs again (no link), never a link without
- * its files or without depmod having seen them. */
-enum { I_NONE, I_FILES, I_DEPMOD, I_PUBLISHED, I_SKIPPED };
-enum { K_WAIT, K_DEPMOD, K_DONE };
-#define DEPMOD_WAIT_SEC 30
-
-struct installer {
-	const struct dk_ctx *ctx;
-	struct dk_job *jobs;
-	size_t n;
-	unsigned char *istate; /* per job: I_* */
-	char **kernels;	       /* kvers of the jobs, in job order */
-	unsigned char *kstate; /* per kernel: K_* */
-	pid_t *depmod;	       /* per kernel: the running depmod */
-	int *pidfd;	       /* per kernel: its pidfd, polled with the builds' pipes */
-	double *deadline;      /* per kernel: when its depmod is killed */
-	double *files_since;   /* per kernel: since when files wait for a depmod (0: none) */
-};
-
-static void installer_init(struct installer *in, const struct dk_ctx *ctx, struct dk_job *jobs,
-			   size_t n)
-{
-	*in = (struct installer){ .ctx = ctx, .jobs = jobs, .n = n };
-	in->istate = xcalloc(n + 1, 1);
-	for (size_t i = 0; i < n; i++)
-		if (!strv_contains(in->kernels, jobs[i].kver))
-			strv_push(&in->kernels, jobs[i].kver);
-	size_t nk = strv_length(in->kernels);
-	in->kstate = xcalloc(nk + 1, 1);
-	in->depmod = xcalloc(nk + 1, sizeof(pid_t));
-	in->pidfd = xcalloc(nk + 1, sizeof(int));
-	in->deadline = xcalloc(nk + 1, sizeof(double));
-	in->files_since = xcalloc(nk + 1, sizeof(double));
-	for (size_t k = 0; k < nk; k++)
-		in->pidfd[k] = -1;
-}
-
-static void installer_done(struct installer *in)
-{
-	free(in->istate);
-	strv_free(in->kernels);
-	free(in->kstate);
-	free(in->depmod);
-	free(in->pidfd);
-	free(in->deadline);
-	free(in->files_since);
-}
-
-static size_t kernel_index(const struct installer *in, const char *kver)
-{
-	size_t k = 0;
-	while (in->kernels[k] && !streq(in->kernels[k], kver))
-		k++;
-	return k;
-}
-
-static void install_job_files(struct installer *in, size_t i)
-{
-	struct dk_job *j = &in->jobs[i];
-	in->istate[i] = I_SKIPPED;
-	if (!install_allowed(in->ctx, j))
-		return;
-	char *err = NULL;
-	job_emit(in->ctx, j, DK_PHASE_INSTALL);
-	_cleanup_strv_free_ char **files = NULL;
-	int r = install_files(in->ctx, j->pkg, j->kver, j->arch, &files, &err);
-	if (r < 0) {
-		job_finish(j, r == -EEXIST ? DK_EXIT_INSTALL_ABORTED : DK_EXIT_BUILD_FAILED, err);
-		return;
-	}
-	in->istate[i] = I_FILES;
-	size_t k = kernel_index(in, j->kver);
-	if (in->files_since[k] == 0)
-		in->files_since[k] = now();
-	if (in->ctx->files_installed && files)
-		in->ctx->files_installed(in->ctx->files_installed_userdata, j->kver, files);
-	/* dkms runs it once the files are in place, before depmod; its exit
-	 * status does not matter. */
-	script_run_source(in->ctx, j->pkg, "post_install", j->pkg->post_install, j->kver, -1);
-}
-
-/* The jobs of kernel k whose files are in place are those the next depmod
- * sees. */
-static void depmod_round(struct installer *in, size_t k)
-{
-	for (size_t i = 0; i < in->n; i++)
-		if (in->istate[i] == I_FILES && streq(in->jobs[i].kver, in->kernels[k]))
-			in->istate[i] = I_DEPMOD;
-	in->files_since[k] = 0;
-}
-
-/* Publishes what kernel k's depmod has seen; the kernel waits again for
- * what is still building. */
-static void publish_kernel(struct installer *in, size_t k)
-{
-	in->kstate[k] = K_WAIT;
-	for (size_t i = 0; i < in->n; i++) {
-		struct dk_job *j = &in->jobs[i];
-		if (in->istate[i] != I_DEPMOD || !streq(j->kver, in->kernels[k]))
-			continue;
-		in->istate[i] = I_PUBLISHED;
-		if (j->code != 0)
-			continue;
-		char *err = NULL;
-		int r = install_publish(in->ctx, j->pkg, j->kver, j->arch, &err);
-		if (r < 0) {
-			job_finish(j, DK_EXIT_BUILD_FAILED, err);
-			continue;
-		}
-		j->installed = true;
-		job_emit(in->ctx, j, DK_PHASE_INSTALLED);
-	}
-	if (in->ctx->modprobe_on_install)
-		install_modprobe(in->ctx, in->kernels[k]);
-}
-
-/* Waits for kernel k's depmod, then publishes its jobs. */
-static void depmod_done(struct installer *in, size_t k)
-{
-	if (install_depmod_finish(in->depmod[k]) != 0)
-		log_warning("depmod failed for %s", in->kernels[k]);
-	if (in->pidfd[k] >= 0)
-		close(in->pidfd[k]);
-	in->pidfd[k] = -1;
-	publish_kernel(in, k);
-}
-
-/* Every job for kernel k is done, and installed where it succeeded;
- * *ret_any: files of some of them wait for a depmod. */
-static bool kernel_settled(const struct installer *in, size_t k, bool *ret_any)
-{
-	bool settled = true;
-	*ret_any = false;
-	for (size_t i = 0; i < in->n; i++) {
-		const struct dk_job *j = &in->jobs[i];
-		if (!streq(j->kver, in->kernels[k]))
-			continue;
-		*ret_any |= in->istate[i] == I_FILES;
-		if (j->state != J_DONE || (j->code == 0 && j->pkg && in->istate[i] == I_NONE))
-			settled = false;
-	}
-	return settled;
-}
-
-static void installer_advance(struct installer *in)
-{
-	for (size_t i = 0; i < in->n; i++) {
-		struct dk_job *j = &in->jobs[i];
-		if (j->state == J_DONE && j->code == 0 && j->pkg && in->istate[i] == I_NONE)
-			install_job_files(in, i);
-	}
-	for (size_t k = 0; in->kernels && in->kernels[k]; k++) {
-		bool any;
-		if (in->kstate[k] != K_WAIT)
-			continue;
-		bool settled = kernel_settled(in, k, &any);
-		if (settled && !any) {
-			in->kstate[k] = K_DONE;
-			continue;
-		}
-		if (!any || (!settled && now() - in->files_since[k] < DEPMOD_WAIT_SEC))
-			continue;
-		depmod_round(in, k);
-		if (in->ctx->no_depmod) {
-			publish_kernel(in, k);
-			continue;
-		}
-		kernel_emit(in->ctx, in->kernels[k], DK_PHASE_DEPMOD);
-		if (install_depmod_start(in->ctx, in->kernels[k], &in->depmod[k]) < 0) {
-			log_warning("depmod failed for %s", in->kernels[k]);
-			publish_kernel(in, k);
-			continue;
-		}
-		in->kstate[k] = K_DEPMOD;
-		in->deadline[k] = now() + spawn_default_timeout();
-		/* Without pidfds (before Linux 5.3), depmod is waited for here. */
-		if (in->depmod[k] > 0)
-			in->pidfd[k] = (int)syscall(__NR_pidfd_open, in->depmod[k], 0);
-		if (in->pidfd[k] < 0)
-			depmod_done(in, k);
-	}
-}
-
-/* Whether files wait for a depmod (the caller wakes up to start it). */
-static bool installer_waiting(const struct installer *in)
-{
-	for (size_t k = 0; in->kernels && in->kernels[k]; k++)
-		if (in->files_since[k] > 0)
-			return true;
-	return false;
-}
-
-static size_t installer_running(const struct installer *in)
-{
-	size_t r = 0;
-	for (size_t k = 0; in->kernels && in->kernels[k]; k++)
-		r += in->kstate[k] == K_DEPMOD;
-	return r;
-}
-
-/* The running depmods' pidfds (readable when they end); returns how many. */
-static size_t installer_pollfds(const struct installer *in, struct pollfd *pfd)
-{
-	size_t n = 0;
-	for (size_t k = 0; in->kernels && in->kernels[k]; k++)
-		if (in->kstate[k] == K_DEPMOD)
-			pfd[n++] = (struct pollfd){ .fd = in->pidfd[k], .events = POLLIN };
-	return n;
-}
-
-/* Reaps the depmods whose pidfd poll() found readable. */
-static void installer_reap(struct installer *in, const struct pollfd *pfd, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		for (size_t k = 0; in->kernels && in->kernels[k]; k++)
-			if (in->kstate[k] == K_DEPMOD && in->pidfd[k] == pfd[i].fd)
-				depmod_done(in, k);
-	}
-}
-
-/* A depmod past its time limit (spawn's default: build_timeout=) is killed:
- * it never holds the run, nor the tree lock, for good. */
-static void installer_expire(struct installer *in)
-{
-	double t = now();
-	for (size_t k = 0; in->kernels && in->kernels[k]; k++)
-		if (in->kstate[k] == K_DEPMOD && t >= in->deadline[k]) {
-			log_warning("depmod for %s did not finish in %u s: killed", in->kernels[k],
-				    spawn_default_timeout());
-			spawn_kill(in->depmod[k]);
-			depmod_done(in, k);
-		}
-}
-
-/* After the last build: what remains to install, and every depmod. */
-static void installer_finish(struct installer *in)
-{
-	installer_advance(in);
-	size_t nd;
-	while ((nd = installer_running(in)) > 0) {
-		struct pollfd pfd[nd + 1];
-		nd = installer_pollfds(in, pfd);
-		if (poll(pfd, nd, 1000) > 0)
-			installer_reap(in, pfd, nd);
-		installer_expire(in);
-		installer_advance(in); /* files that came during a depmod */
-	}
-}
-
 int ops_run(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned flags)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1017,11 +713,11 @@ int ops_run(const struct dk_ctx *ctx, struct dk_job *jobs, size_t n, unsigned fl
 		if (j->code == 0)
 			continue;
 		if (j->code == DK_EXIT_EXCLUDED) {
-			job_emit(ctx, j, DK_PHASE_SKIPPED);
+			ops_job_emit(ctx, j, DK_PHASE_SKIPPED);
 			continue;
 		}
 		failed++;
-		job_emit(ctx, j, DK_PHASE_FAILED);
+		ops_job_emit(ctx, j, DK_PHASE_FAILED);
 	}
 	return failed;
 }
