@@ -15,6 +15,7 @@
 #include "sign.h"
 #include "spawn.h"
 #include "trust.h"
+#include "validate.h"
 
 void kbuild_result_done(struct kbuild_result *res)
 {
@@ -236,6 +237,17 @@ static int apply_patches(struct build *b)
 	const struct dk_pkg *pkg = b->pkg;
 	for (size_t i = 0; pkg->patches && pkg->patches[i]; i++) {
 		const char *p = pkg->patches[i];
+		/* dkms 3.2 refuses (exit 5) a patch named outside patches/;
+		 * ours also one whose name could pass for an option. */
+		const char *why = validate_location(p);
+		if (why && strstr(why, ".."))
+			return fail(b->res, DK_EXIT_PATCH_MISSING, -EINVAL,
+				    xasprintf("Patch %s as specified in dkms.conf contains '..' "
+					      "path component.",
+					      p));
+		if (why)
+			return fail(b->res, DK_EXIT_PATCH_MISSING, -EINVAL,
+				    xasprintf("Patch %s as specified in dkms.conf %s.", p, why));
 		_cleanup_free_ char *rel = path_join("patches", p);
 		_cleanup_close_ int fd = chase(b->build_fd, rel, 0, O_PATH, NULL);
 		struct stat st;

@@ -208,8 +208,10 @@ static bool yes_value(const struct dk_conf *c, const char *name)
 	return !isempty(v) && strcasecmp(v, "no") != 0;
 }
 
-/* PACKAGE_NAME and PACKAGE_VERSION become directory names; PATCH names a
- * file under patches/; a script's first word a file in its directory. */
+/* PACKAGE_NAME and PACKAGE_VERSION become directory names; a script's
+ * first word a file in its directory. PATCH is checked by the build that
+ * would apply it (kbuild.c): dkms adds such a package and refuses its
+ * build with exit 5. */
 static void validate_values(struct dk_pkg *p, char ***errors)
 {
 	const char *why;
@@ -219,10 +221,6 @@ static void validate_values(struct dk_pkg *p, char ***errors)
 	if (p->version && (why = validate_name(p->version)))
 		add_error(errors, p->conf_path, "Invalid 'PACKAGE_VERSION' ('%s'): it %s.",
 			  p->version, why);
-	for (size_t i = 0; p->patches && p->patches[i]; i++)
-		if ((why = validate_location(p->patches[i])))
-			add_error(errors, p->conf_path, "Invalid 'PATCH' ('%s'): it %s.",
-				  p->patches[i], why);
 	const struct {
 		const char *name, *value;
 	} scripts[] = {

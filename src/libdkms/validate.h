@@ -2,8 +2,9 @@
 /* Validation at the door: every name that becomes a path component or a
  * command argument (module, version, kernel version, arch, module file
  * names) and every location a dkms.conf gives (BUILT_MODULE_LOCATION,
- * DEST_MODULE_LOCATION, PATCH, the scripts) is checked before anything is
- * written or run, so that none of them can lead outside its directory.
+ * DEST_MODULE_LOCATION, the scripts) is checked before anything is
+ * written or run, so that none of them can lead outside its directory;
+ * PATCH before a build applies it (dkms adds such a package).
  * Depends on helpers only (pkg.c uses it). */
 #pragma once
 
