@@ -21,6 +21,26 @@ static const char *running_kernel(void)
 	return u.release;
 }
 
+/* Copies DIR into the source tree as NAME-VERSION (unless it is that
+ * directory already). */
+static int copy_to_source_tree(const struct dk_ctx *ctx, const char *dir, const struct dk_pkg *pkg,
+			       bool force, char **ret_error)
+{
+	_cleanup_free_ char *name = xasprintf("%s-%s", pkg->name, pkg->version);
+	_cleanup_free_ char *dst = ctx_source_path(ctx, name);
+	char a[PATH_MAX], b[PATH_MAX];
+	if (realpath(dir, a) && realpath(dst, b) && streq(a, b))
+		return 0;
+	if (force)
+		rm_rf(dst);
+	int r = mkdir_p(dst, 0755);
+	_cleanup_free_ char *from = path_join(dir, ".");
+	char *cp[] = { "cp", "-a", "--", from, dst, NULL };
+	if (r < 0 || spawn_wait(cp, NULL) != 0)
+		return reason_set(ret_error, 0, "Failed to copy %s to %s", dir, dst), 1;
+	return 0;
+}
+
 int register_copy_source(const struct dk_ctx *ctx, const char *dir, bool force, char **ret_m,
 			 char **ret_v, char **ret_error)
 {
@@ -30,23 +50,22 @@ int register_copy_source(const struct dk_ctx *ctx, const char *dir, bool force, 
 	_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 	_cleanup_free_ char *err = NULL;
 	int l = module_load(ctx, NULL, NULL, conf, running_kernel(), ctx_arch(ctx), &pkg, &err);
-	if (l < 0)
+	if (l < 0) {
+		/* dkms copies the source once it knows the name and version,
+		 * before it reads the rest: a dkms.conf that names a module
+		 * twice is refused with its copy in the source tree, to be
+		 * fixed there. Never an untrusted source (-EPERM). */
+		_cleanup_(pkg_freep) struct dk_pkg *named = NULL;
+		if (l == -EINVAL && module_load_lenient(ctx, NULL, NULL, conf, running_kernel(),
+							ctx_arch(ctx), &named, NULL) >= 0)
+			(void)copy_to_source_tree(ctx, dir, named, force, NULL);
 		return reason_set(ret_error, 0, l == -EPERM ? "%s" : "Bad conf file.\n%s",
 				  strempty(err)),
 		       module_load_exit_code(l);
-	_cleanup_free_ char *name = xasprintf("%s-%s", pkg->name, pkg->version);
-	_cleanup_free_ char *dst = ctx_source_path(ctx, name);
-	char a[PATH_MAX], b[PATH_MAX];
-	bool same = realpath(dir, a) && realpath(dst, b) && streq(a, b);
-	if (!same) {
-		if (force)
-			rm_rf(dst);
-		int r = mkdir_p(dst, 0755);
-		_cleanup_free_ char *from = path_join(dir, ".");
-		char *cp[] = { "cp", "-a", "--", from, dst, NULL };
-		if (r < 0 || spawn_wait(cp, NULL) != 0)
-			return reason_set(ret_error, 0, "Failed to copy %s to %s", dir, dst), 1;
 	}
+	int r = copy_to_source_tree(ctx, dir, pkg, force, ret_error);
+	if (r)
+		return r;
 	*ret_m = xstrdup(pkg->name);
 	*ret_v = xstrdup(pkg->version);
 	return 0;
