@@ -69,9 +69,13 @@ both 0 status --directive="MAKE[0]=make" --config "/usr/src/linux-headers-$K/.co
 ours_rc 0 status --no-initrd --templatekernel="$K" --archive=/nonexistent
 ok "every long option is accepted, --opt VALUE and --opt=VALUE"
 
-# remove --all takes out every kernel.
+# remove --all takes out every kernel. twoko is incomplete (above): dkms
+# 3.0 leaves it behind, 3.1+ removes it as dkms(8) says (ours; t-dkms-32),
+# so theirs is cleared by hand before the trees are compared.
 both 0 remove -m hello -v 1.0 --all
 both 0 remove twoko/2.1 --all
+[ ! -e "$OU/var/lib/dkms/twoko" ] || fail "remove --all left the incomplete twoko"
+rm -rf "$TH/var/lib/dkms/twoko"
 same_status "removed"
 same_files "removed"
 ok "remove --all"

@@ -298,9 +298,8 @@ static int undo(struct dk_ctx *ctx, char **kernels, bool unbuild)
 	return code;
 }
 
-/* Every kernel m/v is built for; with complete_only, as dkms's --all
- * sees them (a partial build is left for remove -k). */
-static char **built_kernels(struct dk_ctx *ctx, bool complete_only)
+/* Every kernel/arch m/v has a build directory for, complete or not. */
+static char **built_kernels(struct dk_ctx *ctx)
 {
 	struct dk_tree t;
 	module_tree(ctx, &t);
@@ -308,16 +307,8 @@ static char **built_kernels(struct dk_ctx *ctx, bool complete_only)
 	tree_list_kernel_dirs(&t, ctx->module, ctx->version, &l);
 	free(t.dir);
 	char **r = xcalloc(1, sizeof(char *));
-	for (size_t i = 0; l && l[i]; i++) {
-		_cleanup_free_ char *k = NULL, *a = NULL;
-		module_split_kernel(ctx, l[i], &k, &a);
-		_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
-		if (complete_only && (module_load_lenient(ctx, ctx->module, ctx->version,
-							  ctx->conf_path, k, a, &pkg, NULL) < 0 ||
-				      !ops_is_built(ctx, pkg, k, a)))
-			continue;
+	for (size_t i = 0; l && l[i]; i++)
 		strv_push(&r, l[i]);
-	}
 	return r;
 }
 
@@ -333,13 +324,16 @@ static int undo_verb(struct dk_ctx *ctx, const char *verb, bool unbuild, bool re
 	_cleanup_close_ int lock = lock_tree(ctx, 0);
 	if (lock < 0)
 		return log_error_errno(lock, "Cannot lock the dkms tree: %m"), 1;
-	/* remove without -k: every kernel (as dkms 3.1+); the others: the running one. */
+	/* remove without -k: every kernel (as dkms 3.1+); the others: the running one.
+	 * --all is every instance (dkms(8)), a build with a module file missing
+	 * too: dkms 3.0 skipped those, so remove --all left such a version
+	 * behind although the build error says to remove it. */
 	bool all = ctx->all || (remove && !ctx->kernels);
-	_cleanup_strv_free_ char **kernels = all ? built_kernels(ctx, true) : ops_kernels(ctx);
+	_cleanup_strv_free_ char **kernels = all ? built_kernels(ctx) : ops_kernels(ctx);
 	r = undo(ctx, kernels, unbuild);
 	if (r || !remove)
 		return r;
-	_cleanup_strv_free_ char **left = built_kernels(ctx, false);
+	_cleanup_strv_free_ char **left = built_kernels(ctx);
 	if (strv_length(left) > 0)
 		return 0;
 	/* Nothing built any more: unregister the version, as dkms does. */
