@@ -18,20 +18,19 @@ static int autoinstall_collect(struct dk_ctx *ctx, const struct dk_tree *t, char
 		tree_list_versions(t, mods[i], &vs);
 		strv_sort(vs, version_cmp);
 		const char *newest = NULL;
-		bool installed = false, broken = false;
+		bool installed = false;
 		for (size_t j = 0; vs && vs[j]; j++) {
 			_cleanup_free_ char *why =
 				startswith(vs[j], "kernel-") || streq(vs[j], "original_module")
 					? NULL
 					: register_broken_reason(ctx, mods[i], vs[j]);
 			if (why) {
-				/* dkms 3.1+ leaves a module with a broken version
-				 * alone; the others still install, and the run says
-				 * that one could not be. */
+				/* dkms 3.1+ (dkms(8), status): nothing is done with a
+				 * broken module/version but saying so; the module's
+				 * other versions and the other modules go on, and it
+				 * is not a failed install (the run exits 0). */
 				log_error("%s", why);
-				broken = true;
-				failed++;
-				break;
+				continue;
 			}
 			if (!tree_is_added(t, mods[i], vs[j]))
 				continue;
@@ -39,7 +38,7 @@ static int autoinstall_collect(struct dk_ctx *ctx, const struct dk_tree *t, char
 				installed = true;
 			newest = vs[j];
 		}
-		if (broken || !newest || (installed && !ctx->force))
+		if (!newest || (installed && !ctx->force))
 			continue;
 		_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 		_cleanup_free_ char *err = NULL;
