@@ -203,7 +203,7 @@ r=$ns/root
 mount --rbind /dev "$r/dev"
 mount -t proc proc "$r/proc"
 mount --rbind /sys "$r/sys"
-for d in tmp run var/lib/dkms etc/dkms/framework.conf.d; do
+for d in tmp run var/lib/dkms var/cache/dkms-agent etc/dkms/framework.conf.d; do
 	mkdir -p "$r/$d"
 	mount -t tmpfs tmpfs "$r/$d"
 done
