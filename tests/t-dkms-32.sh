@@ -9,7 +9,9 @@
 #   too (dkms 3.0 left it behind, although its error says to remove it);
 # - autoinstall names a broken module/version and does nothing else with it:
 #   not a failed install (exit 0), the other modules and the module's other
-#   versions still install.
+#   versions still install;
+# - framework.conf's post_transaction sees $kernelver: the kernel the verb
+#   acted on (-k, or the first of remove --all), as dkms(8) documents.
 . "$(dirname "$0")/lib.sh"
 K=$(host_kver) || skip "no linux-headers installed"
 [ "$(id -u)" -eq 0 ] || skip "needs root"
@@ -100,3 +102,19 @@ grep -qx "hello/1.0: broken" "$T/st" || fail "broken: status: $(cat "$T/st")"
 grep -qx "hello/2.0, $K, $A: installed" "$T/st" || fail "broken: hello 2.0 not installed: $(cat "$T/st")"
 grep -qx "twoko/2.1, $K, $A: installed" "$T/st" || fail "broken: twoko not installed: $(cat "$T/st")"
 ok "autoinstall: a broken version is named and skipped (exit 0); the others install"
+
+# ---- post_transaction with $kernelver ------------------------------------
+mkdir -p "$ROOT/etc/dkms/framework.conf.d"
+# shellcheck disable=SC2016 # for dkms to expand
+echo 'post_transaction="echo transaction for kernel $kernelver"' >"$ROOT/etc/dkms/framework.conf.d/pt.conf"
+PT=$ROOT/var/lib/dkms/post_transaction.log
+run 0 uninstall -k "$K" twoko/2.1
+grep -qx "transaction for kernel $K" "$PT" || fail "post_transaction after uninstall -k: $(cat "$PT")"
+: >"$PT"
+run 0 install -k "$K" twoko/2.1
+grep -qx "transaction for kernel $K" "$PT" || fail "post_transaction after install -k: $(cat "$PT")"
+: >"$PT"
+run 0 remove --all twoko/2.1
+grep -qx "transaction for kernel $K" "$PT" || fail "post_transaction after remove --all: $(cat "$PT")"
+rm "$ROOT/etc/dkms/framework.conf.d/pt.conf"
+ok "post_transaction: \$kernelver is the kernel acted on"

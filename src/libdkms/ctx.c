@@ -351,6 +351,30 @@ void ctx_signing_settings(const struct dk_ctx *ctx, const char *kver, const char
 	free(s.cert);
 }
 
+static int post_transaction_cb(const char *name, const char *value, void *userdata)
+{
+	if (streq(name, "post_transaction"))
+		set_str(userdata, value);
+	return 0;
+}
+
+char *ctx_post_transaction(const struct dk_ctx *ctx, const char *kver)
+{
+	char *value = NULL;
+	_cleanup_strv_free_ char **files = framework_files(ctx);
+	for (size_t i = 0; files[i]; i++) {
+		_cleanup_strv_free_ char **context = framework_context(ctx, kver, NULL);
+		if (value)
+			strv_consume(&context, xasprintf("post_transaction=%s", value));
+		framework_read(files[i], context, post_transaction_cb, &value);
+	}
+	if (isempty(value)) {
+		free(value);
+		return NULL;
+	}
+	return value;
+}
+
 /* /etc/dkms-agent.conf: the one reader of it. NAME=VALUE lines, '#'
  * comments, a value optionally in matching single or double quotes. */
 static void load_agent_conf(struct dk_ctx *ctx)

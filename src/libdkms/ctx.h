@@ -70,6 +70,10 @@ int ctx_load_framework(struct dk_ctx *ctx);
  * as a path inside the root. */
 void ctx_signing_settings(const struct dk_ctx *ctx, const char *kver, const char *arch,
 			  char **ret_sign_file, char **ret_key, char **ret_cert);
+/* post_transaction as dkms runs it: read again with $kernelver set to kver
+ * (NULL: unset), so that "update-initramfs -u -k $kernelver" names the
+ * kernel. A new string, or NULL when unset or empty. */
+char *ctx_post_transaction(const struct dk_ctx *ctx, const char *kver);
 
 /* Returns a new string: the root prefix followed by p (an absolute path). */
 char *ctx_path(const struct dk_ctx *ctx, const char *p);

@@ -195,12 +195,16 @@ int script_post_transaction(const struct dk_ctx *ctx, const char *kver)
 {
 	if (isempty(ctx->post_transaction))
 		return 0;
+	/* dkms reads the command again now, with $kernelver set. */
+	_cleanup_free_ char *k = kver ? xstrndup(kver, strcspn(kver, "/")) : NULL;
+	_cleanup_free_ char *cmd = ctx_post_transaction(ctx, k);
+	if (!cmd)
+		cmd = xstrdup(ctx->post_transaction);
 	_cleanup_free_ char *log = ctx_dkms_path(ctx, "post_transaction.log");
 	_cleanup_close_ int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return log_warning_errno(-errno, "Cannot write %s: %m", log);
-	dprintf(fd, "Executing post-transaction command\n# command: %s\n", ctx->post_transaction);
-	_cleanup_free_ char *k = kver ? xstrndup(kver, strcspn(kver, "/")) : NULL;
+	dprintf(fd, "Executing post-transaction command\n# command: %s\n", cmd);
 	struct script_vars v = {
 		.kernelver = k,
 		.arch = ctx_arch(ctx),
@@ -209,7 +213,7 @@ int script_post_transaction(const struct dk_ctx *ctx, const char *kver)
 		.install_tree = ctx->install_tree,
 		.tmp_location = ctx->tmp_location,
 	};
-	_cleanup_strv_free_ char **argv = script_shell_argv(&v, ctx->post_transaction);
+	_cleanup_strv_free_ char **argv = script_shell_argv(&v, cmd);
 	_cleanup_strv_free_ char **env = script_env(NULL, false);
 	log_info("Executing post-transaction command");
 	struct spawn_opts o = { .out_fd = fd, .env = env };

@@ -225,17 +225,18 @@ int cmd_build(struct dk_ctx *ctx, int argc, char **argv)
 	return build_or_install(ctx, false);
 }
 
-/* framework.conf's post_transaction after a verb that changed the system. */
-static int then_post_transaction(struct dk_ctx *ctx, int r)
+/* framework.conf's post_transaction after a verb that changed the system;
+ * $kernelver is the first kernel it acted on (-k, else the first of --all). */
+static int then_post_transaction(struct dk_ctx *ctx, int r, const char *kver)
 {
 	if (r == 0)
-		script_post_transaction(ctx, ctx->kernels ? ctx->kernels[0] : NULL);
+		script_post_transaction(ctx, kver ? kver : ctx->kernels ? ctx->kernels[0] : NULL);
 	return r;
 }
 
 int cmd_install(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return then_post_transaction(ctx, build_or_install(ctx, true));
+	return then_post_transaction(ctx, build_or_install(ctx, true), NULL);
 }
 
 /* Uninstalls (and with unbuild, unbuilds) m/v for the given kernels. */
@@ -312,7 +313,9 @@ static char **built_kernels(struct dk_ctx *ctx)
 	return r;
 }
 
-static int undo_verb(struct dk_ctx *ctx, const char *verb, bool unbuild, bool remove)
+/* *ret_kver: the first kernel acted on, for post_transaction. */
+static int undo_verb(struct dk_ctx *ctx, const char *verb, bool unbuild, bool remove,
+		     char **ret_kver)
 {
 	int r = dkms_need_module_version(ctx, verb);
 	if (r)
@@ -330,6 +333,8 @@ static int undo_verb(struct dk_ctx *ctx, const char *verb, bool unbuild, bool re
 	 * behind although the build error says to remove it. */
 	bool all = ctx->all || (remove && !ctx->kernels);
 	_cleanup_strv_free_ char **kernels = all ? built_kernels(ctx) : ops_kernels(ctx);
+	if (kernels && kernels[0])
+		*ret_kver = xstrdup(kernels[0]);
 	r = undo(ctx, kernels, unbuild);
 	if (r || !remove)
 		return r;
@@ -348,17 +353,23 @@ static int undo_verb(struct dk_ctx *ctx, const char *verb, bool unbuild, bool re
 
 int cmd_unbuild(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return then_post_transaction(ctx, undo_verb(ctx, "unbuild", true, false));
+	_cleanup_free_ char *k = NULL;
+	int r = undo_verb(ctx, "unbuild", true, false, &k);
+	return then_post_transaction(ctx, r, k);
 }
 
 int cmd_uninstall(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return then_post_transaction(ctx, undo_verb(ctx, "uninstall", false, false));
+	_cleanup_free_ char *k = NULL;
+	int r = undo_verb(ctx, "uninstall", false, false, &k);
+	return then_post_transaction(ctx, r, k);
 }
 
 int cmd_remove(struct dk_ctx *ctx, int argc, char **argv)
 {
-	return then_post_transaction(ctx, undo_verb(ctx, "remove", true, true));
+	_cleanup_free_ char *k = NULL;
+	int r = undo_verb(ctx, "remove", true, true, &k);
+	return then_post_transaction(ctx, r, k);
 }
 
 /* Any added module at all (autoinstall has nothing to do otherwise). */
