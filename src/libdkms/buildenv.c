@@ -79,6 +79,28 @@ int buildenv_mount(struct buildenv *e, const char *host, const char *view, bool 
 	return 0;
 }
 
+int buildenv_mount_kernel(struct buildenv *e, const char *ksrc)
+{
+	if (!path_is_dir(ksrc))
+		return 0;
+	char real[PATH_MAX];
+	if (!realpath(ksrc, real))
+		return -errno;
+	/* A kernel's directory in lib/modules/K (build and source, usually
+	 * links to /usr/src) is shown as it is, links included: the headers
+	 * have relative links of their own (Debian's scripts ->
+	 * ../../lib/linux-kbuild-V/scripts) that only resolve from where the
+	 * link leads, and dkms.conf files look for the sibling source. */
+	const char *base = strrchr(ksrc, '/');
+	if (base && base != ksrc && (streq(base, "/build") || !streq(real, ksrc))) {
+		_cleanup_free_ char *parent = xstrndup(ksrc, base - ksrc);
+		int r = buildenv_mount(e, parent, parent, false);
+		if (r < 0)
+			return r;
+	}
+	return buildenv_mount(e, real, real, false);
+}
+
 bool buildenv_contained(struct buildenv *e)
 {
 	if (!e->sb.no_namespaces && !sandbox_namespaces_available())

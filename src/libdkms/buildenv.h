@@ -36,6 +36,12 @@ void buildenv_done(struct buildenv *e);
 /* Shows the host directory host (links resolved here) at view. Returns 0, or
  * -errno when host cannot be resolved, -E2BIG when full. */
 int buildenv_mount(struct buildenv *e, const char *host, const char *view, bool writable);
+/* The kernel's build directory read-only, as it is on the host: when it is
+ * .../build or a link, the directory holding it (lib/modules/K with its
+ * build and source links) and where it leads. zfs's configure looks for
+ * ${kernel_source_dir/%build/source}; Debian's headers reach kbuild's
+ * scripts through a relative link. */
+int buildenv_mount_kernel(struct buildenv *e, const char *ksrc);
 /* Whether commands will run in namespaces (probed once per process; when
  * not, e is switched to the fallback for good). */
 bool buildenv_contained(struct buildenv *e);

@@ -495,8 +495,8 @@ static int build_in(struct build *b, const char *builddir, const char *staging)
 	r = buildenv_mount(&b->env, builddir, b->view_build, true);
 	if (r >= 0)
 		r = buildenv_mount(&b->env, src, view_src, false);
-	if (r >= 0 && path_is_dir(b->ksrc))
-		r = buildenv_mount(&b->env, b->ksrc, b->ksrc, false);
+	if (r >= 0)
+		r = buildenv_mount_kernel(&b->env, b->ksrc);
 	if (r < 0)
 		return fail(b->res, DK_EXIT_BUILD_FAILED, r,
 			    xasprintf("Cannot prepare the build's view: %s", strerror(-r)));

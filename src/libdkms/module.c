@@ -111,8 +111,7 @@ static int load(const struct dk_ctx *ctx, const char *m, const char *v, const ch
 		*slash = 0;
 	if (slash && *confdir)
 		buildenv_mount(&be, confdir, confdir, false);
-	if (path_is_dir(ksrc))
-		buildenv_mount(&be, ksrc, ksrc, false);
+	buildenv_mount_kernel(&be, ksrc);
 
 	/* dkms reads dkms.conf with the in-root view of its trees. */
 	struct dk_pkg_env env = {
