@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "buildenv.h"
 #include "chase.h"
@@ -204,7 +205,11 @@ int script_post_transaction(const struct dk_ctx *ctx, const char *kver)
 	_cleanup_close_ int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return log_warning_errno(-errno, "Cannot write %s: %m", log);
-	dprintf(fd, "Executing post-transaction command\n# command: %s\n", cmd);
+	/* The layout of dkms's command logs: a blank line, what runs, the
+	 * command, its output, the exit code, the time it took, a rule. */
+	dprintf(fd, "\nExecuting post-transaction command\n# command: %s\n", cmd);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct script_vars v = {
 		.kernelver = k,
 		.arch = ctx_arch(ctx),
@@ -218,6 +223,10 @@ int script_post_transaction(const struct dk_ctx *ctx, const char *kver)
 	log_info("Executing post-transaction command");
 	struct spawn_opts o = { .out_fd = fd, .env = env };
 	int r = spawn_wait(argv, &o);
-	dprintf(fd, "\n# exit code: %d\n", r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long sec = (long)(t1.tv_sec - t0.tv_sec);
+	dprintf(fd, "\n# exit code: %d\n# elapsed time: %02ld:%02ld:%02ld\n%s\n", r, sec / 3600,
+		sec / 60 % 60, sec % 60,
+		"----------------------------------------------------------------");
 	return r;
 }
