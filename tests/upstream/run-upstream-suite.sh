@@ -160,11 +160,19 @@ COUNTING
 # The patched copy: same line numbers as SRC/run_test.sh (edits stay on their
 # line): no set -e; the counting helpers sourced before the first
 # clean_dkms_env; `exit 1` after that point recorded instead; sections named
-# after the suite's `only` blocks.
+# after the suite's `only` blocks (older suites, without them: after their
+# "*** Testing ..." headers).
 patch_suite() {
-	local in=$1 outf=$2
-	awk '
+	local in=$1 outf=$2 has_only=0
+	# shellcheck disable=SC2016 # a literal $only
+	grep -q '^if \[\[ ! \$only || \$only = ' "$in" && has_only=1
+	awk -v has_only="$has_only" '
 	BEGIN { anchor = 0 }
+	anchor && !has_only && /^ *echo .\*\*\* Testing / {
+		s = tolower($0); sub(/^ *echo .\*\*\* testing /, "", s); gsub(/[^a-z0-9]+/, "-", s)
+		sub(/^-+/, "", s); sub(/-+$/, "", s)
+		print "_uc_sec=" substr(s, 1, 30) "; " $0; next
+	}
 	!anchor && /^set -e/ { sub(/^set -e/, "set -") ; sub(/^set -u?$/, "set -u") }
 	!anchor && /^clean_dkms_env[ \t]*$/ { print ". ./upstream-counting.sh; " $0; anchor = 1; next }
 	anchor { gsub(/exit 1;/, "_uc_adhoc " NR ";"); sub(/exit 1$/, "_uc_adhoc " NR) }
