@@ -76,7 +76,12 @@ run() {
 			env mok_signing_key="$T/hostdkms/mok.key" mok_certificate="$T/hostdkms/mok.pub" \
 			dkms "$@" "${opts[@]}"
 	else
-		"$DKMS_AGENT" "$@" "${opts[@]}"
+		# Without --root ours keeps its build cache in the host's
+		# /var/cache/dkms-agent: a tmpfs there, in a private mount
+		# namespace, keeps the host's alone (and every build a real one).
+		# shellcheck disable=SC2016 # expanded by the inner shell
+		unshare -m sh -c 'mount -t tmpfs tmpfs /var/cache && exec "$@"' sh \
+			"$DKMS_AGENT" "$@" "${opts[@]}"
 	fi
 }
 
