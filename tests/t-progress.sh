@@ -26,8 +26,9 @@ dk add broken/1.0 >/dev/null
 # Every build compiles: with the build cache a rebuild would skip make.
 echo "cache=no" >"$ROOT/etc/dkms-agent.conf"
 
-# on_pty OUT CMD...: runs CMD with stdout and stderr on a new pty, TERM=xterm;
-# OUT gets the raw bytes. Exits as CMD did.
+# on_pty OUT CMD...: runs CMD with stdout and stderr on a new pty, TERM=xterm
+# (the caller's environment otherwise); OUT gets the raw bytes. Exits as CMD
+# did.
 on_pty() {
 	local out=$1
 	shift
@@ -36,7 +37,6 @@ import os, pty, subprocess, sys
 out, cmd = sys.argv[1], sys.argv[2:]
 m, s = pty.openpty()
 env = dict(os.environ, TERM="xterm")
-env.pop("JOURNAL_STREAM", None)
 p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=s, stderr=s, env=env)
 os.close(s)
 data = b""
@@ -80,7 +80,7 @@ PY
 KEY="hello/1.0 $K ($A)"
 
 # --- terminal: the live area shows the build while it runs, then goes.
-on_pty "$T/tty.raw" "$DKMS_AGENT" --root "$ROOT" build hello/1.0 -k "$K" ||
+on_pty "$T/tty.raw" env -u JOURNAL_STREAM "$DKMS_AGENT" --root "$ROOT" build hello/1.0 -k "$K" ||
 	fail "build on a pty failed: $(cat -v "$T/tty.raw")"
 grep -aqF "  $KEY: make 0:" "$T/tty.raw" || fail "no live line for the running make: $(cat -v "$T/tty.raw")"
 grep -aqP '\r\x1b\[\d+A\x1b\[J' "$T/tty.raw" || fail "the live area is never redrawn in place: $(cat -v "$T/tty.raw")"
@@ -103,24 +103,8 @@ ok "pipe: one line per phase ($phases)"
 
 # --- the journal: a terminal with JOURNAL_STREAM set gets lines, not a live area.
 dk unbuild hello/1.0 -k "$K" >/dev/null
-python3 - "$T/journal.raw" "$DKMS_AGENT" --root "$ROOT" build hello/1.0 -k "$K" <<'PY' || fail "build with JOURNAL_STREAM failed"
-import os, pty, subprocess, sys
-m, s = pty.openpty()
-env = dict(os.environ, TERM="xterm", JOURNAL_STREAM="8:12345")
-p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=s, stderr=s, env=env)
-os.close(s)
-data = b""
-while True:
-    try:
-        c = os.read(m, 65536)
-    except OSError:
-        break
-    if not c:
-        break
-    data += c
-open(sys.argv[1], "wb").write(data)
-sys.exit(p.wait())
-PY
+on_pty "$T/journal.raw" env JOURNAL_STREAM=8:12345 "$DKMS_AGENT" --root "$ROOT" build hello/1.0 -k "$K" ||
+	fail "build with JOURNAL_STREAM failed: $(cat -v "$T/journal.raw")"
 grep -aq $'\x1b' "$T/journal.raw" && fail "escape sequences with JOURNAL_STREAM: $(cat -v "$T/journal.raw")"
 grep -aqF "$KEY: " "$T/journal.raw" || fail "no progress lines with JOURNAL_STREAM: $(cat -v "$T/journal.raw")"
 ok "journal: lines, no live area"
