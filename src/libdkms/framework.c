@@ -72,10 +72,19 @@ static int read_with_bash(const char *path, char *const *context, struct shvars 
 	return 0;
 }
 
+/* A word of framework_vars (asked for every variable of every file read: no
+ * allocation). */
 static bool is_framework_var(const char *name)
 {
-	_cleanup_strv_free_ char **l = strv_split(framework_vars, " ");
-	return strv_contains(l, name);
+	size_t l = strlen(name);
+	for (const char *p = framework_vars; *p;) {
+		size_t w = strcspn(p, " ");
+		if (w == l && strncmp(p, name, l) == 0)
+			return true;
+		p += w;
+		p += strspn(p, " ");
+	}
+	return false;
 }
 
 /* The second expansion (an unquoted echo, then sourcing again) leaves a
