@@ -53,6 +53,8 @@ export PATH="$T/stub:$PATH"
 mkdir -p /var/lib/dkms
 mount -t tmpfs tmpfs /var/lib/dkms
 chmod 755 /var/lib/dkms
+# The build cache of a run without --root is the host's: a tmpfs here.
+mount -t tmpfs tmpfs /var/cache
 rm -rf "/lib/modules/$K/updates"
 rm -f /etc/dkms-agent.conf /etc/dracut.conf.d/*
 # A dracut system: the generator the agent picks is dracut.

@@ -41,6 +41,8 @@ ov /usr/src src
 mount -t tmpfs tmpfs /boot
 cp "\$T/config" "/boot/config-\$K"
 mount -t tmpfs tmpfs /var/lib/dkms
+# The build cache of a run without --root is the host's: a tmpfs here.
+mount -t tmpfs tmpfs /var/cache
 mount --bind "\$T/itools" /usr/share/initramfs-tools
 # A small image: only the listed modules, plus what hooks add.
 sed -i 's/^MODULES=.*/MODULES=list/' /etc/initramfs-tools/initramfs.conf
