@@ -59,14 +59,21 @@ tail -c +$(((size + 3) / 4 * 4 + 5)) "$img" | zstd -dc | cpio -it --quiet >"$T"/
 grep -qx 'lib/modules/6.1.0-x/updates/dkms/foo.ko' "$T"/names || fail "cpio cannot read the new segment"
 ok "append"
 
-# lz4 (legacy format, as the kernel reads it) as the last segment; appending
-# after it is refused, leaving the image as it was.
+# lz4 (legacy format, as the kernel reads it) as the last segment: list
+# reads it. An lz4-compressed image (its main segment after the microcode is
+# lz4) is refused by append, leaving the image as it was: the kernel's lz4
+# reader would take the new segment for more lz4 blocks.
 newc "$T"/d | lz4 -l -q -c >>"$img"
 ai list "$img" | grep -q 'compression=lz4' || fail "no lz4 segment"
 ai has "$img" h "$T"/d/h >/dev/null || fail "lz4 file missing"
-cp "$img" "$T"/before
-expect_rc 1 ai append "$img" "$T/m/foo.ko:x.ko"
-cmp "$T"/before "$img" || fail "failed append modified the image"
+{
+	newc "$T"/ucode
+	newc "$T"/d | lz4 -l -q -c
+} >"$T"/lz4img
+cp "$T"/lz4img "$T"/before
+expect_rc 1 ai append "$T"/lz4img "$T/m/foo.ko:x.ko"
+ai append "$T"/lz4img "$T/m/foo.ko:x.ko" 2>&1 | grep -q 'lz4-compressed image' || fail "lz4 refusal not explained"
+cmp "$T"/before "$T"/lz4img || fail "failed append modified the image"
 ok "lz4"
 
 # Broken images: each fails with a reason, none crashes.
@@ -86,4 +93,10 @@ ai list "$T"/notcpio 2>&1 | grep -q 'does not hold a cpio archive' || fail "non-
 : >"$T"/empty
 expect_rc 1 ai list "$T"/empty
 expect_rc 1 ai append "$T"/garbage "$T/m/foo.ko:x.ko"
+expect_rc 1 ai append "$T"/empty "$T/m/foo.ko:x.ko"
+# A damaged microcode prefix is refused; the main segment is not read by
+# append (its cost must not grow with the image), list reports its damage.
+head -c 100 "$T"/orig >"$T"/trunc-ucode
+expect_rc 1 ai append "$T"/trunc-ucode "$T/m/foo.ko:x.ko"
+ai append "$T"/trunc-ucode "$T/m/foo.ko:x.ko" 2>&1 | grep -q 'offset 0: truncated' || fail "truncated prefix not explained"
 ok "broken images"
