@@ -136,6 +136,9 @@ log=$ROOT/var/lib/dkms/scr/1.0/$K/$A/log/make.log
 grep -q "pre_build in .* for $K" "$log" || fail "PRE_BUILD did not run in the build directory"
 grep -q "cleaning-now" "$log" || fail "CLEAN did not run"
 grep -q "Building with: env make -j3 " "$log" || fail "\$parallel_jobs not in MAKE: $(grep 'Building with' "$log")"
+# dkms takes $parallel_jobs from the environment too (-j wins).
+parallel_jobs=5 dk build scr/1.0 -k "$K" --force >/dev/null 2>&1 || fail "scr rebuild"
+grep -q "Building with: env make -j5 " "$log" || fail "\$parallel_jobs from the environment: $(grep 'Building with' "$log")"
 expect_rc 101 dk install scr/1.0 -k "$K" 2>/dev/null
 [ ! -e "$ROOT/lib/modules/$K/updates/dkms/scr.ko" ] || fail "installed although PRE_INSTALL failed"
 dk install scr/1.0 -k "$K" --force >"$T/inst.out" 2>&1 || fail "--force install"

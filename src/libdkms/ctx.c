@@ -27,6 +27,11 @@ void ctx_init(struct dk_ctx *ctx)
 	};
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	ctx->jobs = n > 0 ? (int)n : 1;
+	/* dkms takes $parallel_jobs from the environment too; framework.conf
+	 * and -j come later and win. */
+	const char *pj = getenv("parallel_jobs");
+	if (pj && atoi(pj) > 0)
+		ctx->jobs = atoi(pj);
 	ctx_set_root(ctx, getenv("DKMS_ROOT"));
 }
 

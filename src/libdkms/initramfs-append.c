@@ -169,8 +169,9 @@ int initramfs_recover(const char *image)
  * the framing of the whole image took a pread() per zstd block, ~800 of them
  * for 100 MiB, more than the rest of the append. The generators write one
  * compressed segment (dracut, initramfs-tools, mkinitcpio) and the segments
- * after it are ours (zstd); a damaged main segment is reported by
- * `initramfs list`, and the kernel never gets past it whatever we append. */
+ * after it are ours (zstd); a damaged main segment is reported by `check`
+ * and `initramfs list`, and the kernel never gets past it whatever we
+ * append. */
 static int read_at(int fd, uint64_t off, void *buf, size_t n)
 {
 	ssize_t r = pread(fd, buf, n, (off_t)off);

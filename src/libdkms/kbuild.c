@@ -240,7 +240,7 @@ static int apply_patches(struct build *b)
 		/* dkms 3.2 refuses (exit 5) a patch named outside patches/;
 		 * ours also one whose name could pass for an option. */
 		const char *why = validate_location(p);
-		if (why && strstr(why, ".."))
+		if (why == validate_dotdot)
 			return fail(b->res, DK_EXIT_PATCH_MISSING, -EINVAL,
 				    xasprintf("Patch %s as specified in dkms.conf contains '..' "
 					      "path component.",

@@ -33,6 +33,8 @@ const char *validate_name(const char *s)
 	return validate_name_len(s, s ? strlen(s) : 0);
 }
 
+const char validate_dotdot[] = "has a '..' component";
+
 const char *validate_location(const char *s)
 {
 	if (!s)
@@ -45,7 +47,7 @@ const char *validate_location(const char *s)
 	for (const char *c = s; *c;) {
 		size_t n = strcspn(c, "/");
 		if (n == 2 && c[0] == '.' && c[1] == '.')
-			return "has a '..' component";
+			return validate_dotdot;
 		c += n;
 		c += strspn(c, "/");
 	}

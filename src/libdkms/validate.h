@@ -21,6 +21,8 @@ const char *validate_name_len(const char *s, size_t len);
  * and taken relative to it): no ".." component, no control character, no
  * leading '-'. NULL when fine. "" and "/" are fine (the directory itself). */
 const char *validate_location(const char *s);
+/* validate_location's answer for a '..' component (compare the pointer). */
+extern const char validate_dotdot[];
 /* A script as dkms.conf names it ("scripts/x.sh -k 6.1"): its first word is
  * a location inside the source or build directory. NULL when fine. */
 const char *validate_script(const char *s);
