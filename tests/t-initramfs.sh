@@ -94,6 +94,10 @@ ai list "$T"/notcpio 2>&1 | grep -q 'does not hold a cpio archive' || fail "non-
 expect_rc 1 ai list "$T"/empty
 expect_rc 1 ai append "$T"/garbage "$T/m/foo.ko:x.ko"
 expect_rc 1 ai append "$T"/empty "$T/m/foo.ko:x.ko"
+head -c 8192 /dev/zero >"$T"/zeros
+expect_rc 1 ai append "$T"/zeros "$T/m/foo.ko:x.ko"
+ai append "$T"/zeros "$T/m/foo.ko:x.ko" 2>&1 | grep -q 'nothing but NUL bytes' || fail "all-NUL image not explained"
+cmp -s "$T"/zeros <(head -c 8192 /dev/zero) || fail "all-NUL image modified"
 # A damaged microcode prefix is refused; the main segment is not read by
 # append (its cost must not grow with the image), list reports its damage.
 head -c 100 "$T"/orig >"$T"/trunc-ucode

@@ -228,6 +228,7 @@ static int check_old_image(int fd, uint64_t size, char **ret_reason)
 {
 	uint64_t pos = 0;
 	uint8_t b[4096];
+	bool first_seen = false;
 	if (size == 0)
 		return reason_set(ret_reason, -EMEDIUMTYPE, "empty file");
 	for (;;) {
@@ -243,8 +244,12 @@ static int check_old_image(int fd, uint64_t size, char **ret_reason)
 		}
 		if (n < 0)
 			return reason_set(ret_reason, -errno, "cannot read the image: %m");
-		if (pos >= size || n == 0)
-			return 0; /* uncompressed archives only */
+		if (pos >= size || n == 0) {
+			if (first_seen)
+				return 0; /* uncompressed archives only */
+			return reason_set(ret_reason, -EMEDIUMTYPE,
+					  "not an initramfs: nothing but NUL bytes");
+		}
 		pos += k;
 		const uint8_t *at = b + k;
 		size_t avail = (size_t)n - k;
@@ -267,6 +272,7 @@ static int check_old_image(int fd, uint64_t size, char **ret_reason)
 		}
 		uint64_t end = pos;
 		int r = cpio_walk(fd, size, pos, &end);
+		first_seen = true;
 		if (r < 0)
 			return reason_set(ret_reason, r, "cpio archive at offset %llu: %s",
 					  (unsigned long long)pos,
