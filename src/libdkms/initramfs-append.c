@@ -228,7 +228,7 @@ static int check_old_image(int fd, uint64_t size, char **ret_reason)
 {
 	uint64_t pos = 0;
 	uint8_t b[4096];
-	bool first_seen = false;
+	bool any_archive = false;
 	if (size == 0)
 		return reason_set(ret_reason, -EMEDIUMTYPE, "empty file");
 	for (;;) {
@@ -245,7 +245,7 @@ static int check_old_image(int fd, uint64_t size, char **ret_reason)
 		if (n < 0)
 			return reason_set(ret_reason, -errno, "cannot read the image: %m");
 		if (pos >= size || n == 0) {
-			if (first_seen)
+			if (any_archive)
 				return 0; /* uncompressed archives only */
 			return reason_set(ret_reason, -EMEDIUMTYPE,
 					  "not an initramfs: nothing but NUL bytes");
@@ -272,7 +272,7 @@ static int check_old_image(int fd, uint64_t size, char **ret_reason)
 		}
 		uint64_t end = pos;
 		int r = cpio_walk(fd, size, pos, &end);
-		first_seen = true;
+		any_archive = true;
 		if (r < 0)
 			return reason_set(ret_reason, r, "cpio archive at offset %llu: %s",
 					  (unsigned long long)pos,
@@ -513,7 +513,7 @@ int initramfs_append(const char *image, const struct initramfs_add *files, size_
 		return reason_set(ret_reason, -errno, "cannot read %s: %m", image);
 	if (!S_ISREG(st.st_mode))
 		return reason_set(ret_reason, -EMEDIUMTYPE, "%s is not a regular file", image);
-	r = check_old_image(fd, (size_t)st.st_size, ret_reason);
+	r = check_old_image(fd, (uint64_t)st.st_size, ret_reason);
 	if (r < 0)
 		return r;
 

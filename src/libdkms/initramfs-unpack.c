@@ -95,7 +95,7 @@ static int zstd_frames_end(const uint8_t *buf, size_t len, size_t *ret_end, char
 static int unpack_zstd(const uint8_t *buf, size_t len, size_t max_out, size_t *ret_consumed,
 		       uint8_t **ret_out, size_t *ret_out_len, char **ret_reason)
 {
-	size_t end;
+	size_t end = 0;
 	int r = zstd_frames_end(buf, len, &end, ret_reason);
 	if (r < 0)
 		return r;
@@ -354,28 +354,4 @@ int unpack_segment(enum initramfs_compression c, const uint8_t *buf, size_t len,
 	*ret_out = out;
 	*ret_out_len = out_len;
 	return 0;
-}
-
-int unpack_segment_end(enum initramfs_compression c, const uint8_t *buf, size_t len,
-		       size_t *ret_end, char **ret_reason)
-{
-	switch (c) {
-	case INITRAMFS_ZSTD: return zstd_frames_end(buf, len, ret_end, ret_reason);
-	case INITRAMFS_XZ:
-		if (xz_stream_end(buf, len, ret_end) < 0)
-			return reason_set(ret_reason, -ENODATA,
-					  "xz stream has no footer (truncated)");
-		return 0;
-	case INITRAMFS_LZ4:
-		if (lz4_stream_end(buf, len, ret_end) < 0)
-			return reason_set(ret_reason, -ENODATA, "lz4 block runs past the end");
-		return 0;
-	default: {
-		/* gzip says where a member ends only by its trailer, after the data. */
-		_cleanup_free_ uint8_t *out = NULL;
-		size_t n;
-		return unpack_segment(c, buf, len, INITRAMFS_MAX_UNPACKED, ret_end, &out, &n,
-				      ret_reason);
-	}
-	}
 }

@@ -19,11 +19,5 @@ enum initramfs_compression unpack_detect(const uint8_t *buf, size_t len);
 int unpack_segment(enum initramfs_compression c, const uint8_t *buf, size_t len, size_t max_out,
 		   size_t *ret_consumed, uint8_t **ret_out, size_t *ret_out_len, char **ret_reason);
 
-/* Where the stream of compression c at the start of buf ends, without
- * unpacking it when its framing says (zstd frames, the xz footer, lz4
- * block lengths); a gzip member is unpacked to find its trailer. */
-int unpack_segment_end(enum initramfs_compression c, const uint8_t *buf, size_t len,
-		       size_t *ret_end, char **ret_reason);
-
 /* CRC-32 (IEEE 802.3, as in gzip and xz), continuing from crc (0 to start). */
 uint32_t unpack_crc32(uint32_t crc, const void *buf, size_t len);
