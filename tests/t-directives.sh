@@ -139,6 +139,8 @@ grep -q "Building with: env make -j3 " "$log" || fail "\$parallel_jobs not in MA
 # dkms takes $parallel_jobs from the environment too (-j wins).
 parallel_jobs=5 dk build scr/1.0 -k "$K" --force >/dev/null 2>&1 || fail "scr rebuild"
 grep -q "Building with: env make -j5 " "$log" || fail "\$parallel_jobs from the environment: $(grep 'Building with' "$log")"
+parallel_jobs=5 dk build scr/1.0 -k "$K" -j 3 --force >/dev/null 2>&1 || fail "scr rebuild -j 3"
+grep -q "Building with: env make -j3 " "$log" || fail "-j does not win over the environment: $(grep 'Building with' "$log")"
 expect_rc 101 dk install scr/1.0 -k "$K" 2>/dev/null
 [ ! -e "$ROOT/lib/modules/$K/updates/dkms/scr.ko" ] || fail "installed although PRE_INSTALL failed"
 dk install scr/1.0 -k "$K" --force >"$T/inst.out" 2>&1 || fail "--force install"
