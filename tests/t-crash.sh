@@ -340,6 +340,35 @@ repair_and_verify() { # OP
 	esac
 }
 
+# An uninstall cut short after its first file, laid out by hand (a kill
+# lands there only now and then): the kernel-K-A link is already renamed to
+# its marker, so status says "built"; the next uninstall, remove or install
+# finishes or redoes the work and drops the marker.
+L=var/lib/dkms/twoko/kernel-$K-$A
+M=var/lib/dkms/twoko/.kernel-$K-$A.uninstalling
+cut_short() { # MODULE: the state a kill after the first unlink leaves
+	reset_root tpl-installed
+	mv "$ROOT/var/lib/dkms/$1/kernel-$K-$A" "$ROOT/var/lib/dkms/$1/.kernel-$K-$A.uninstalling"
+	rm "$ROOT/$MD/${MODS[$1]%% *}.ko"
+	invariants "cut-short-$1"
+}
+cut_short twoko
+[ "$(dk status twoko)" = "twoko/2.1, $K, $A: built" ] || fail "cut short: status: $(dk status twoko)"
+dk uninstall twoko/2.1 -k "$K" >"$T/out" 2>&1 || fail "cut short: uninstall failed: $(cat "$T/out")"
+[ ! -e "$ROOT/$MD/beta.ko" ] || fail "cut short: uninstall left beta.ko behind"
+[ ! -L "$ROOT/$M" ] || fail "cut short: uninstall left the marker"
+cut_short twoko
+dk autoinstall -k "$K" >"$T/out" 2>&1 || fail "cut short: autoinstall failed: $(cat "$T/out")"
+fully_installed cut-short-autoinstall hello twoko
+[ ! -L "$ROOT/$M" ] && [ -L "$ROOT/$L" ] || fail "cut short: after install: marker $(ls -a "$ROOT/var/lib/dkms/twoko")"
+cut_short hello
+rc=0
+dk remove hello/1.0 --all >"$T/out" 2>&1 || rc=$?
+[ "$rc" -eq 0 ] || fail "cut short: remove exited $rc: $(cat "$T/out")"
+[ ! -e "$ROOT/var/lib/dkms/hello" ] || fail "cut short: remove left $(ls -a "$ROOT/var/lib/dkms/hello")"
+! first "$ROOT/$MD"/hello.ko* >/dev/null || fail "cut short: remove left hello.ko"
+ok "an uninstall cut short reads as built, and the next uninstall, install or remove finishes it"
+
 # Durations of the uninterrupted operations (each must also succeed).
 # The fast ones are timed three times (the shortest counts): a first run is
 # slower (cold caches).

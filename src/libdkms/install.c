@@ -279,6 +279,17 @@ int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char
 	return 0;
 }
 
+/* .kernel-<kver>-<arch>.uninstalling: the kernel-<kver>-<arch> link, renamed
+ * before the first module file goes, so that a kill part-way never leaves
+ * "installed" with files missing; whatever removes or installs the module
+ * for that kernel next finishes it. Hidden: status and dkms never list it. */
+static char *uninstall_marker(const struct dk_ctx *ctx, const char *m, const char *kver,
+			      const char *arch)
+{
+	_cleanup_free_ char *name = xasprintf(".kernel-%s-%s.uninstalling", kver, arch);
+	return ctx_dkms_path(ctx, m, name);
+}
+
 int install_publish(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 		    const char *arch, char **ret_error)
 {
@@ -286,9 +297,15 @@ int install_publish(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const ch
 	_cleanup_free_ char *lp = ctx_dkms_path(ctx, pkg->name, name);
 	_cleanup_free_ char *target = xasprintf("%s/%s/%s", pkg->version, kver, arch);
 	int r = symlink_atomic(target, lp);
-	if (r < 0)
+	if (r < 0) {
 		*ret_error = xasprintf("Failed to create %s: %s", lp, strerror(-r));
-	return r;
+		return r;
+	}
+	/* An uninstall cut short before this install: the files are new now. */
+	_cleanup_free_ char *marker = uninstall_marker(ctx, pkg->name, kver, arch);
+	if (unlink(marker) == 0)
+		fsync_dir_of(marker);
+	return 0;
 }
 
 /* Where the kept original f goes back: its .origin line when that is a
@@ -344,11 +361,53 @@ static int restore_originals(const struct dk_ctx *ctx, const struct dk_pkg *pkg,
 	return n;
 }
 
+/* Unlinks the module files of pkg for kver, each suffix once: a file that
+ * cannot be removed (a directory in its place, a read-only or immutable
+ * file) is an error, never a loop. */
+static int remove_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
+			char **ret_error)
+{
+	static const char *const suffixes[] = { ".ko", ".ko.zst", ".ko.xz", ".ko.gz" };
+	_cleanup_free_ char *stop = ctx_install_path(ctx, kver);
+	int r = 0;
+	for (size_t i = 0; i < pkg->n_modules; i++) {
+		_cleanup_free_ char *loc = install_dest_location(ctx, pkg, i);
+		_cleanup_free_ char *dir = ctx_install_path(ctx, kver, loc);
+		for (size_t k = 0; k < ELEMENTSOF(suffixes); k++) {
+			_cleanup_free_ char *f =
+				xasprintf("%s/%s%s", dir, pkg->modules[i].dest_name, suffixes[k]);
+			if (unlink(f) == 0) {
+				rmdir_parents(f, stop);
+				continue;
+			}
+			if (errno == ENOENT || errno == ENOTDIR)
+				continue;
+			int e = -errno;
+			if (r == 0)
+				r = reason_set(ret_error, e, "Cannot remove %s: %s", f,
+					       strerror(-e));
+		}
+	}
+	return r;
+}
+
 int install_remove_strays(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 			  const char *arch)
 {
 	_cleanup_free_ char *stop = ctx_install_path(ctx, kver);
+	_cleanup_free_ char *marker = uninstall_marker(ctx, pkg->name, kver, arch);
 	int n = 0;
+	if (path_is_symlink(marker)) {
+		/* An uninstall that was cut short: its files are ours. */
+		_cleanup_free_ char *err = NULL;
+		if (remove_files(ctx, pkg, kver, &err) < 0) {
+			log_warning("%s", err);
+			return 0;
+		}
+		unlink(marker);
+		fsync_dir_of(marker);
+		n++;
+	}
 	for (size_t i = 0; i < pkg->n_modules; i++) {
 		_cleanup_free_ char *built = built_file(ctx, pkg, kver, arch, i);
 		_cleanup_free_ char *loc = install_dest_location(ctx, pkg, i);
@@ -372,36 +431,26 @@ int install_remove_strays(const struct dk_ctx *ctx, const struct dk_pkg *pkg, co
 int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 		   const char *arch, char **ret_error)
 {
-	/* Files first, each suffix once: a file that cannot be removed (a
-	 * directory in its place, a read-only or immutable file) is an error
-	 * that leaves the module marked installed, never a loop. */
-	static const char *const suffixes[] = { ".ko", ".ko.zst", ".ko.xz", ".ko.gz" };
-	_cleanup_free_ char *stop = ctx_install_path(ctx, kver);
-	int r = 0;
-	for (size_t i = 0; i < pkg->n_modules; i++) {
-		_cleanup_free_ char *loc = install_dest_location(ctx, pkg, i);
-		_cleanup_free_ char *dir = ctx_install_path(ctx, kver, loc);
-		for (size_t k = 0; k < ELEMENTSOF(suffixes); k++) {
-			_cleanup_free_ char *f =
-				xasprintf("%s/%s%s", dir, pkg->modules[i].dest_name, suffixes[k]);
-			if (unlink(f) == 0) {
-				rmdir_parents(f, stop);
-				continue;
-			}
-			if (errno == ENOENT || errno == ENOTDIR)
-				continue;
-			int e = -errno;
-			if (r == 0)
-				r = reason_set(ret_error, e, "Cannot remove %s: %s", f,
-					       strerror(-e));
-		}
-	}
-	if (r < 0)
-		return r;
+	/* The link goes first (renamed to the marker), so a kill from here on
+	 * leaves "built", never "installed" with files missing; the marker
+	 * goes last, so a kill never leaves files nothing will remove. A file
+	 * that cannot be removed puts the link back: still installed. */
 	_cleanup_free_ char *name = xasprintf("kernel-%s-%s", kver, arch);
 	_cleanup_free_ char *lp = ctx_dkms_path(ctx, pkg->name, name);
-	if (unlink(lp) < 0 && errno != ENOENT)
+	_cleanup_free_ char *marker = uninstall_marker(ctx, pkg->name, kver, arch);
+	bool renamed = rename(lp, marker) == 0;
+	if (!renamed && errno != ENOENT)
 		return reason_set(ret_error, -errno, "Cannot remove %s: %m", lp);
+	if (renamed)
+		fsync_dir_of(lp);
+	int r = remove_files(ctx, pkg, kver, ret_error);
+	if (r < 0) {
+		if (renamed && rename(marker, lp) == 0)
+			fsync_dir_of(lp);
+		return r;
+	}
+	if (unlink(marker) < 0 && errno != ENOENT)
+		return reason_set(ret_error, -errno, "Cannot remove %s: %m", marker);
 	fsync_dir_of(lp);
 	restore_originals(ctx, pkg, kver, arch);
 	return 0;

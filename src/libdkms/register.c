@@ -182,7 +182,8 @@ int register_delete(const struct dk_ctx *ctx, const char *m, const char *v)
 	_cleanup_strv_free_ char **rest = NULL;
 	dir_list(mdir, &rest);
 	for (size_t i = 0; rest && rest[i]; i++)
-		if (!startswith(rest[i], "kernel-"))
+		if (!startswith(rest[i], "kernel-") &&
+		    !(startswith(rest[i], ".kernel-") && endswith(rest[i], ".uninstalling")))
 			return 0;
 	return rm_rf(mdir);
 }
