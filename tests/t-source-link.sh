@@ -50,3 +50,53 @@ cat "$T/alpm.log"
 echo usr/src/hello-1.0 | DKMS_ROOT=$ROOT DKMS_AGENT=$DKMS_AGENT "$TOP/agent/pacman/dkms-agent-alpm" remove >"$T/alpm2.log" 2>&1
 [ -z "$(dk status -m hello -v 1.0)" ] || { cat "$T/alpm2.log"; fail "the remove hook left hello"; }
 ok "pacman hooks on a package holding the /usr/src link"
+
+# Links to what exists on the host only: a chroot into the root would find
+# nothing there, and neither must we (no host file read as a dkms.conf, no
+# host directory taken for the sources or written to).
+host=$T/host-only
+mkdir -p "$host/hello"
+cp -r "$FIXTURES/hello/." "$host/hello/"
+echo 'MAKE[0]="echo HOST-FILE-READ"' >>"$host/hello/dkms.conf"
+rm "$ROOT/usr/src/hello-1.0"
+cp -r "$FIXTURES/hello" "$ROOT/usr/src/hello-1.0"
+dk add -m hello -v 1.0 >/dev/null || fail "add failed"
+rm "$ROOT/usr/src/hello-1.0/dkms.conf"
+ln -s "$host/hello/dkms.conf" "$ROOT/usr/src/hello-1.0/dkms.conf"
+[ "$(dk status -m hello -v 1.0 2>/dev/null)" = "hello/1.0: broken" ] ||
+	fail "a dkms.conf linked to a host file: status $(dk status -m hello -v 1.0 2>&1)"
+rc=0
+dk build -m hello -v 1.0 -k "$K" >"$T/out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fail "a dkms.conf linked to a host file was built"
+! grep -rqs HOST-FILE-READ "$T/out" "$ROOT/var/lib/dkms" || fail "the host's file was read as dkms.conf"
+rm "$ROOT/usr/src/hello-1.0/dkms.conf"
+cp "$FIXTURES/hello/dkms.conf" "$ROOT/usr/src/hello-1.0/"
+rm -r "$ROOT/usr/src/hello-1.0"
+ln -s "$host/hello" "$ROOT/usr/src/hello-1.0"
+[ "$(dk status -m hello -v 1.0 2>/dev/null)" = "hello/1.0: broken" ] ||
+	fail "a source link to a host-only directory: status $(dk status -m hello -v 1.0 2>&1)"
+rc=0
+dk build -m hello -v 1.0 -k "$K" >"$T/out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fail "sources linked to a host-only directory were built"
+! grep -rqs HOST-FILE-READ "$T/out" "$ROOT/var/lib/dkms" || fail "the host's directory was taken for the sources"
+rm -rf "$ROOT/var/lib/dkms/hello"
+ok "links to host-only files and directories are not followed out of the root"
+
+# add DIR copies into /usr/src/NAME-VERSION: a link there leads into the
+# root (as in a chroot), never to the host's directory of that name.
+rm "$ROOT/usr/src/hello-1.0"
+ln -s "$host/target" "$ROOT/usr/src/hello-1.0"
+cp -r "$FIXTURES/hello" "$T/pkgdir"
+dk add "$T/pkgdir" >"$T/out" 2>&1 || { cat "$T/out"; fail "add DIR over a dangling link failed"; }
+[ ! -e "$host/target" ] || fail "add DIR wrote to the host's $host/target"
+[ -f "$ROOT$host/target/dkms.conf" ] || fail "add DIR did not copy into the root's $host/target"
+# The kernel-K-A link by its text: an absolute one names the root's tree.
+dk build -m hello -v 1.0 -k "$K" >/dev/null || fail "build failed"
+ln -s "/var/lib/dkms/hello/1.0/$K/$(uname -m)" "$ROOT/var/lib/dkms/hello/kernel-$K-$(uname -m)"
+[ "$(dk status -m hello -v 1.0)" = "hello/1.0, $K, $(uname -m): installed" ] ||
+	fail "an absolute kernel link (as old dkms wrote): $(dk status -m hello -v 1.0)"
+rm "$ROOT/var/lib/dkms/hello/kernel-$K-$(uname -m)"
+ln -s "../../../../../../..$host" "$ROOT/var/lib/dkms/hello/kernel-$K-$(uname -m)"
+[ "$(dk status -m hello -v 1.0)" = "hello/1.0, $K, $(uname -m): built" ] ||
+	fail "a kernel link to elsewhere: $(dk status -m hello -v 1.0)"
+ok "add DIR copies into the root through a link; kernel links are read by their text"

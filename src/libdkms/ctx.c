@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "chase.h"
 #include "ctx.h"
@@ -150,18 +152,57 @@ char *ctx_resolved_path(const struct dk_ctx *ctx, const char *p)
 		return ctx_path(ctx, p);
 	_cleanup_free_ char *inside = NULL;
 	_cleanup_close_ int fd = chase(root_fd, p, CHASE_IN_ROOT, O_PATH, &inside);
-	if (fd < 0) {
-		log_debug("%s does not resolve inside %s: %s", p,
-			  isempty(ctx->root) ? "/" : ctx->root, strerror(-fd));
+	if (fd >= 0)
+		return ctx_path(ctx, inside);
+	log_debug("%s does not resolve inside %s: %s", p, isempty(ctx->root) ? "/" : ctx->root,
+		  strerror(-fd));
+	/* As far as it resolves, then the part that is missing: a string the
+	 * host cannot follow out of the root (the first missing name stops
+	 * it), where the plain <root>p would follow an absolute link on the
+	 * way to the host's file of that name. */
+	_cleanup_free_ char *rest = NULL;
+	_cleanup_close_ int dfd = chase_existing(root_fd, p, CHASE_IN_ROOT, &rest, &inside);
+	if (dfd < 0)
 		return ctx_path(ctx, p);
+	_cleanup_free_ char *joined = path_join(inside, rest);
+	return ctx_path(ctx, joined);
+}
+
+/* The source link of m/v, then sub (or nothing), as a path in the root. dkms
+ * run on the host with --dkmstree/--sourcetree <root>/... (not in a chroot)
+ * writes the link as the host path of the root's source directory: a target
+ * that begins with the root's own path is read as the path inside it. */
+static char *source_in_root(const struct dk_ctx *ctx, const char *m, const char *v, const char *sub)
+{
+	_cleanup_free_ char *link = path_join(ctx->dkms_tree, m, v, "source");
+	if (!isempty(ctx->root) && !streq(ctx->root, "/")) {
+		_cleanup_close_ int root_fd = open_root(ctx->root);
+		_cleanup_close_ int dfd = -1;
+		_cleanup_free_ char *name = NULL;
+		char buf[PATH_MAX];
+		ssize_t n = -1;
+		if (root_fd >= 0 && chase_parent(root_fd, link, CHASE_IN_ROOT, &dfd, &name) >= 0)
+			n = readlinkat(dfd, name, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = 0;
+			const char *rest = startswith(buf, ctx->root);
+			if (rest && *rest == '/')
+				return path_join(rest, sub);
+		}
 	}
-	return ctx_path(ctx, inside);
+	return sub ? path_join(link, sub) : TAKE_PTR(link);
 }
 
 char *ctx_source_dir(const struct dk_ctx *ctx, const char *m, const char *v)
 {
-	_cleanup_free_ char *link = path_join(ctx->dkms_tree, m, v, "source");
-	return ctx_resolved_path(ctx, link);
+	_cleanup_free_ char *p = source_in_root(ctx, m, v, NULL);
+	return ctx_resolved_path(ctx, p);
+}
+
+char *ctx_source_conf(const struct dk_ctx *ctx, const char *m, const char *v)
+{
+	_cleanup_free_ char *p = source_in_root(ctx, m, v, "dkms.conf");
+	return ctx_resolved_path(ctx, p);
 }
 
 const char *ctx_arch(const struct dk_ctx *ctx)

@@ -87,8 +87,10 @@ char *ctx_tree_path(const struct dk_ctx *ctx, const char *tree, ...);
  * symbolic links followed as a chroot into the root follows them: an
  * absolute link such as /usr/src/foo-1.0 -> /opt/foo leads to
  * <root>/opt/foo, never to the host's /opt. Where p does not resolve (it or
- * a link on the way is missing), the plain <root>p, for the caller's error
- * message. */
+ * a link on the way is missing), the path as far as it resolves followed by
+ * the missing part (<root>/opt/foo when /opt/foo is missing in the root),
+ * for the caller's error message: a string that leads nowhere on the host
+ * either. */
 char *ctx_resolved_path(const struct dk_ctx *ctx, const char *p);
 /* Opens p (a path inside the root) as a chroot into the root would, by
  * descriptor (basic/chase.h, CHASE_IN_ROOT); flags as for openat. With
@@ -98,6 +100,9 @@ int ctx_open(const struct dk_ctx *ctx, const char *p, int flags, bool create, ch
 /* The source tree of m/v as ctx_resolved_path() finds it, through the dkms
  * tree's source link: <root><dkms_tree>/m/v/source followed inside the root. */
 char *ctx_source_dir(const struct dk_ctx *ctx, const char *m, const char *v);
+/* Its dkms.conf, the file itself resolved inside the root too (a dkms.conf
+ * that is an absolute link leads into the root, never to the host's file). */
+char *ctx_source_conf(const struct dk_ctx *ctx, const char *m, const char *v);
 
 /* The arch for kernel kver: explicit -a, else the machine's. */
 const char *ctx_arch(const struct dk_ctx *ctx);

@@ -45,7 +45,8 @@ static int check_trust(const struct dk_ctx *ctx, const char *m, const char *v, c
 		r = -EPERM;
 	/* Where dkms keeps the source link: whoever can write there can repoint it. */
 	if (r >= 0 && m && v) {
-		_cleanup_free_ char *vdir = ctx_dkms_path(ctx, m, v);
+		_cleanup_free_ char *in_root = path_join(ctx->dkms_tree, m, v);
+		_cleanup_free_ char *vdir = ctx_resolved_path(ctx, in_root);
 		if (path_is_dir(vdir))
 			r = trust_check_path(vdir, &why);
 	}
@@ -88,8 +89,7 @@ static int load(const struct dk_ctx *ctx, const char *m, const char *v, const ch
 		const char *kver, const char *arch, bool lenient, struct dk_pkg **ret,
 		char **ret_error)
 {
-	_cleanup_free_ char *src = conf_path ? NULL : ctx_source_dir(ctx, m, v);
-	_cleanup_free_ char *conf = conf_path ? xstrdup(conf_path) : path_join(src, "dkms.conf");
+	_cleanup_free_ char *conf = conf_path ? xstrdup(conf_path) : ctx_source_conf(ctx, m, v);
 	int t = check_trust(ctx, m, v, conf, ret_error);
 	if (t < 0)
 		return t;

@@ -27,12 +27,19 @@ static int copy_to_source_tree(const struct dk_ctx *ctx, const char *dir, const 
 			       bool force, char **ret_error)
 {
 	_cleanup_free_ char *name = xasprintf("%s-%s", pkg->name, pkg->version);
-	_cleanup_free_ char *dst = ctx_source_path(ctx, name);
+	/* A link already there is followed inside the root, as in a chroot. */
+	_cleanup_free_ char *in_root = path_join(ctx->source_tree, name);
+	_cleanup_free_ char *dst = ctx_resolved_path(ctx, in_root);
 	char a[PATH_MAX], b[PATH_MAX];
 	if (realpath(dir, a) && realpath(dst, b) && streq(a, b))
 		return 0;
-	if (force)
-		rm_rf(dst);
+	if (force) {
+		/* The name in the source tree goes, not what a link there leads to. */
+		_cleanup_free_ char *plain = ctx_source_path(ctx, name);
+		rm_rf(plain);
+		free(dst);
+		dst = ctx_resolved_path(ctx, in_root);
+	}
 	int r = mkdir_p(dst, 0755);
 	_cleanup_free_ char *from = path_join(dir, ".");
 	char *cp[] = { "cp", "-a", "--", from, dst, NULL };
@@ -101,21 +108,25 @@ int register_add(const struct dk_ctx *ctx, const char *m, const char *v, char **
 	_cleanup_free_ char *in_root = path_join(ctx->source_tree, name);
 	_cleanup_free_ char *src = ctx_resolved_path(ctx, in_root);
 	_cleanup_free_ char *conf = path_join(src, "dkms.conf");
-	if (!path_is_dir(src))
+	_cleanup_free_ char *conf_in_root = path_join(in_root, "dkms.conf");
+	_cleanup_free_ char *conf_real = ctx_resolved_path(ctx, conf_in_root);
+	if (!path_is_dir(src)) {
+		_cleanup_free_ char *shown = ctx_path(ctx, in_root);
 		return reason_set(
 			       ret_error, 0,
 			       "Could not find module source directory.\nDirectory: %s does not exist.",
-			       src),
+			       shown),
 		       2;
-	if (!path_is_reg(conf))
+	}
+	if (!path_is_reg(conf_real))
 		return reason_set(ret_error, 0,
 				  "Could not locate dkms.conf file.\nFile: %s does not exist.",
 				  conf),
 		       4;
 	_cleanup_(pkg_freep) struct dk_pkg *pkg = NULL;
 	_cleanup_free_ char *err = NULL;
-	int l = module_load(ctx, m, v, ctx->conf_path ? ctx->conf_path : conf, running_kernel(),
-			    ctx_arch(ctx), &pkg, &err);
+	int l = module_load(ctx, m, v, ctx->conf_path ? ctx->conf_path : conf_real,
+			    running_kernel(), ctx_arch(ctx), &pkg, &err);
 	if (l < 0)
 		return reason_set(ret_error, 0, l == -EPERM ? "%s" : "Bad conf file.\n%s",
 				  strempty(err)),
@@ -141,8 +152,7 @@ int register_add(const struct dk_ctx *ctx, const char *m, const char *v, char **
 bool register_is_broken(const struct dk_ctx *ctx, const char *m, const char *v)
 {
 	_cleanup_free_ char *vdir = ctx_dkms_path(ctx, m, v);
-	_cleanup_free_ char *src = ctx_source_dir(ctx, m, v);
-	_cleanup_free_ char *conf = path_join(src, "dkms.conf");
+	_cleanup_free_ char *conf = ctx_source_conf(ctx, m, v);
 	return path_is_dir(vdir) && !path_is_reg(conf);
 }
 
@@ -152,15 +162,16 @@ char *register_broken_reason(const struct dk_ctx *ctx, const char *m, const char
 		return NULL;
 	_cleanup_free_ char *link = ctx_dkms_path(ctx, m, v, "source");
 	_cleanup_free_ char *src = ctx_source_dir(ctx, m, v);
-	_cleanup_free_ char *conf = path_join(src, "dkms.conf");
+	_cleanup_free_ char *conf = ctx_source_conf(ctx, m, v);
 	if (path_is_dir(src))
 		return xasprintf(
 			"%s/%s is broken! Could not locate dkms.conf file: %s does not exist.\n"
 			"Manual intervention is required!",
 			m, v, conf);
+	_cleanup_free_ char *through = path_join(link, "dkms.conf");
 	return xasprintf("%s/%s is broken! Missing the source directory or the symbolic link "
 			 "pointing to it (%s, for %s).\nManual intervention is required!",
-			 m, v, link, conf);
+			 m, v, link, through);
 }
 
 int register_delete(const struct dk_ctx *ctx, const char *m, const char *v)

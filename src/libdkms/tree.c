@@ -99,14 +99,18 @@ char *tree_link_path(const struct dk_tree *t, const char *m, const char *kver, c
 bool tree_is_installed(const struct dk_tree *t, const char *m, const char *v, const char *kver,
 		       const char *arch)
 {
+	/* By the link's text, as a chroot would read it (an absolute link
+	 * names a path in the root): never followed on the host. */
 	_cleanup_free_ char *link = tree_link_path(t, m, kver, arch);
+	_cleanup_free_ char *target = NULL;
+	if (readlink_malloc(link, &target) < 0)
+		return false;
+	_cleanup_free_ char *rel = xasprintf("%s/%s/%s", v, kver, arch);
+	_cleanup_free_ char *abs = xasprintf("/%s/%s", m, rel);
+	if (!streq(target, rel) && !endswith(target, abs))
+		return false;
 	_cleanup_free_ char *d = tree_path(t, m, v, kver, arch);
-	if (!path_is_symlink(link))
-		return false;
-	char a[PATH_MAX], b[PATH_MAX];
-	if (!realpath(link, a) || !realpath(d, b))
-		return false;
-	return streq(a, b);
+	return path_is_dir(d);
 }
 
 char *tree_installed_version(const struct dk_tree *t, const char *m, const char *kver,
@@ -134,13 +138,4 @@ char *tree_find_module_file(const char *dir, const char *name)
 		free(p);
 	}
 	return NULL;
-}
-
-char *tree_source_dir(const struct dk_tree *t, const char *m, const char *v)
-{
-	_cleanup_free_ char *p = path_join(t->dir, m, v, "source");
-	char buf[PATH_MAX];
-	if (!realpath(p, buf) || !path_is_dir(buf))
-		return NULL;
-	return xstrdup(buf);
 }

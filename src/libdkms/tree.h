@@ -24,7 +24,8 @@ int tree_list_kernel_dirs(const struct dk_tree *t, const char *m, const char *v,
 
 /* m/v has a source link or directory. */
 bool tree_is_added(const struct dk_tree *t, const char *m, const char *v);
-/* The kernel-<kver>-<arch> link of m resolves to m/v/kver/arch. */
+/* The kernel-<kver>-<arch> link of m names m/v/kver/arch ("v/kver/arch", as
+ * dkms writes it, or a path ending in "/m/v/kver/arch") and that exists. */
 bool tree_is_installed(const struct dk_tree *t, const char *m, const char *v, const char *kver,
 		       const char *arch);
 /* Version that kernel-<kver>-<arch> of m points to, or NULL. */
@@ -38,8 +39,6 @@ char *tree_find_module_file(const char *dir, const char *name);
 char *tree_path(const struct dk_tree *t, const char *m, const char *v, const char *kver,
 		const char *arch);
 char *tree_link_path(const struct dk_tree *t, const char *m, const char *kver, const char *arch);
-/* Resolved source directory of m/v (following the source link), or NULL. */
-char *tree_source_dir(const struct dk_tree *t, const char *m, const char *v);
 
 /* Sort order of bash pathname expansion in the current locale. */
 int tree_collate(const char *a, const char *b);
