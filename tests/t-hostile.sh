@@ -219,6 +219,29 @@ mv "$T/hello-away" "$ROOT/usr/src/hello-1.0"
 [ "$(dk status)" = "$tree_before" ] || fail "dangling source: the tree differs: $(dk status)"
 ok "dangling source: exit 4 as dkms (build), error named and skipped (autoinstall), nothing lost"
 
+# ---- The module directory a link that leads outside the root -------------
+# A chroot into the root would find <root>$SB/canary/updates: uninstall must
+# not remove (or install write) anything in the host's directory of that name.
+mv "$ROOT/lib/modules/$K/updates" "$T/updates-away"
+mkdir -p "$SB/canary/updates/dkms"
+echo canary >"$SB/canary/updates/dkms/hello.ko"
+ln -s "$SB/canary/updates" "$ROOT/lib/modules/$K/updates"
+canary_before=$(outside)
+dk uninstall hello/1.0 -k "$K" >"$T/out" 2>&1 || fail "updates linked outside: uninstall failed: $(cat "$T/out")"
+[ "$(cat "$SB/canary/updates/dkms/hello.ko")" = canary ] || fail "updates linked outside: uninstall removed the file outside the root"
+dk install hello/1.0 -k "$K" >"$T/out" 2>&1 || fail "updates linked outside: install failed: $(cat "$T/out")"
+[ "$(cat "$SB/canary/updates/dkms/hello.ko")" = canary ] || fail "updates linked outside: install wrote outside the root"
+[ -f "$ROOT$SB/canary/updates/dkms/hello.ko" ] || fail "updates linked outside: install did not follow the link inside the root"
+[ "$canary_before" = "$(outside)" ] || fail "updates linked outside: changed outside the root: $(diff <(echo "$canary_before") <(outside))"
+dk uninstall hello/1.0 -k "$K" >/dev/null
+rm "$ROOT/lib/modules/$K/updates"
+rm -r "$SB/canary/updates" "${ROOT:?}${SB:?}"
+mv "$T/updates-away" "$ROOT/lib/modules/$K/updates"
+dk install hello/1.0 -k "$K" >/dev/null
+[ "$(dk status)" = "$tree_before" ] || fail "updates linked outside: the tree differs: $(dk status)"
+before=$(outside) # the canary made and removed here changed its directory's time
+ok "a module directory linked outside the root: uninstall and install stay inside it"
+
 # ---- A kernel without headers: exit 21 naming the kernel and package ------
 NK=9.9.9-nohdr
 mkdir -p "$ROOT/lib/modules/$NK"

@@ -81,11 +81,20 @@ static char *built_file(const struct dk_ctx *ctx, const struct dk_pkg *pkg, cons
 	return tree_find_module_file(dir, pkg->modules[i].dest_name);
 }
 
+/* <install_tree>/kver[/loc] as a host path, its links followed inside the
+ * root (ctx_resolved_path): what is removed, moved or archived there is
+ * never reached through a link that leads to the host's module tree. */
+static char *module_dir(const struct dk_ctx *ctx, const char *kver, const char *loc)
+{
+	_cleanup_free_ char *p = path_join(ctx->install_tree, kver, loc);
+	return ctx_resolved_path(ctx, p);
+}
+
 /* Refuses to shadow a newer module of the same name shipped with the kernel. */
 static int check_version(const struct dk_ctx *ctx, const char *kver, const char *ours,
 			 const char *name, const char *dest_dir, char **ret_error)
 {
-	_cleanup_free_ char *moddir = ctx_install_path(ctx, kver);
+	_cleanup_free_ char *moddir = module_dir(ctx, kver, NULL);
 	/* What is where this module goes (another version of it, even before
 	 * depmod ran), else what the kernel's index finds. */
 	_cleanup_free_ char *theirs_path = tree_find_module_file(dest_dir, name);
@@ -190,8 +199,9 @@ static int archive_original(const struct dk_ctx *ctx, const struct dk_pkg *pkg, 
 	_cleanup_free_ char *link = ctx_dkms_path(ctx, pkg->name, lname);
 	if (kept || path_is_symlink(link) || !keeps_originals(ctx))
 		return 0;
-	_cleanup_free_ char *lib = ctx_install_path(ctx, kver);
-	_cleanup_free_ char *extra = path_join(lib, "extra"), *updates = path_join(lib, "updates");
+	_cleanup_free_ char *lib = module_dir(ctx, kver, NULL);
+	_cleanup_free_ char *extra = module_dir(ctx, kver, "extra");
+	_cleanup_free_ char *updates = module_dir(ctx, kver, "updates");
 	char *cands[] = { tree_find_module_file(extra, name), tree_find_module_file(updates, name),
 			  tree_find_module_file(dest_dir, name),
 			  find_module_under(lib, name, built, 0) };
@@ -234,7 +244,7 @@ int install_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char
 		}
 		strv_consume(&srcs, src);
 		_cleanup_free_ char *loc = install_dest_location(ctx, pkg, i);
-		_cleanup_free_ char *dir = ctx_install_path(ctx, kver, loc);
+		_cleanup_free_ char *dir = module_dir(ctx, kver, loc);
 		const char *suffix = strstr(path_basename(src), ".ko");
 		strv_consume(&dsts, xasprintf("%s/%s%s", dir, pkg->modules[i].dest_name, suffix));
 		if (!ctx->force && !ctx->force_version_override) {
@@ -315,16 +325,20 @@ static char *original_target(const struct dk_ctx *ctx, const struct dk_pkg *pkg,
 			     const char *kver, const char *f)
 {
 	_cleanup_free_ char *origin = xasprintf("%s.origin", f), *c = NULL;
-	_cleanup_free_ char *lib = ctx_install_path(ctx, kver);
+	/* As dkms writes it (/lib/modules/K/...) or with the links on the way
+	 * followed (/usr/lib/modules/K/... on a merged /usr). */
+	_cleanup_free_ char *lib = module_dir(ctx, kver, NULL);
 	_cleanup_free_ char *prefix = xasprintf("%s/", in_root(ctx, lib));
+	_cleanup_free_ char *plain = path_join(ctx->install_tree, kver, "/");
 	if (read_full_file(origin, &c, NULL, 1 << 16) >= 0) {
 		c[strcspn(c, "\n")] = 0;
-		if (startswith(c, prefix) && !strstr(c, "/../") && !endswith(c, "/.."))
-			return ctx_path(ctx, c);
+		if ((startswith(c, prefix) || startswith(c, plain)) && !strstr(c, "/../") &&
+		    !endswith(c, "/.."))
+			return ctx_resolved_path(ctx, c);
 		log_warning("Bad original location '%s' in %s", c, origin);
 	}
 	_cleanup_free_ char *dir =
-		ctx_install_path(ctx, kver, strempty(pkg->modules[i].dest_location));
+		module_dir(ctx, kver, strempty(pkg->modules[i].dest_location));
 	return path_join(dir, path_basename(f));
 }
 
@@ -368,11 +382,11 @@ static int remove_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, cons
 			char **ret_error)
 {
 	static const char *const suffixes[] = { ".ko", ".ko.zst", ".ko.xz", ".ko.gz" };
-	_cleanup_free_ char *stop = ctx_install_path(ctx, kver);
+	_cleanup_free_ char *stop = module_dir(ctx, kver, NULL);
 	int r = 0;
 	for (size_t i = 0; i < pkg->n_modules; i++) {
 		_cleanup_free_ char *loc = install_dest_location(ctx, pkg, i);
-		_cleanup_free_ char *dir = ctx_install_path(ctx, kver, loc);
+		_cleanup_free_ char *dir = module_dir(ctx, kver, loc);
 		for (size_t k = 0; k < ELEMENTSOF(suffixes); k++) {
 			_cleanup_free_ char *f =
 				xasprintf("%s/%s%s", dir, pkg->modules[i].dest_name, suffixes[k]);
@@ -394,7 +408,7 @@ static int remove_files(const struct dk_ctx *ctx, const struct dk_pkg *pkg, cons
 int install_remove_strays(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const char *kver,
 			  const char *arch)
 {
-	_cleanup_free_ char *stop = ctx_install_path(ctx, kver);
+	_cleanup_free_ char *stop = module_dir(ctx, kver, NULL);
 	_cleanup_free_ char *marker = uninstall_marker(ctx, pkg->name, kver, arch);
 	int n = 0;
 	if (path_is_symlink(marker)) {
@@ -411,7 +425,7 @@ int install_remove_strays(const struct dk_ctx *ctx, const struct dk_pkg *pkg, co
 	for (size_t i = 0; i < pkg->n_modules; i++) {
 		_cleanup_free_ char *built = built_file(ctx, pkg, kver, arch, i);
 		_cleanup_free_ char *loc = install_dest_location(ctx, pkg, i);
-		_cleanup_free_ char *dir = ctx_install_path(ctx, kver, loc);
+		_cleanup_free_ char *dir = module_dir(ctx, kver, loc);
 		_cleanup_free_ char *f = tree_find_module_file(dir, pkg->modules[i].dest_name);
 		if (!built || !f || !files_equal(built, f))
 			continue;
@@ -458,7 +472,7 @@ int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const cha
 
 int install_depmod_start(const struct dk_ctx *ctx, const char *kver, pid_t *ret_pid)
 {
-	_cleanup_free_ char *moddir = ctx_install_path(ctx, kver);
+	_cleanup_free_ char *moddir = module_dir(ctx, kver, NULL);
 	if (!path_is_dir(moddir)) {
 		*ret_pid = 0;
 		return 0;

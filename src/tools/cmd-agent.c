@@ -250,7 +250,8 @@ static int append_to(const struct dk_ctx *ctx, const char *kver, const char *ima
 		_cleanup_free_ char *rel = xasprintf("lib/modules/%s/%s", kver, idx[k]);
 		if (!initramfs_lookup(img, rel))
 			continue;
-		strv_consume(&srcs, ctx_install_path(ctx, kver, idx[k]));
+		_cleanup_free_ char *in_root = path_join(ctx->install_tree, kver, idx[k]);
+		strv_consume(&srcs, ctx_resolved_path(ctx, in_root));
 		strv_push(dests, rel);
 		adds[n++] = (struct initramfs_add){ .src = srcs[strv_length(srcs) - 1] };
 	}
