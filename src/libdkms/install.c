@@ -337,8 +337,7 @@ static char *original_target(const struct dk_ctx *ctx, const struct dk_pkg *pkg,
 			return ctx_resolved_path(ctx, c);
 		log_warning("Bad original location '%s' in %s", c, origin);
 	}
-	_cleanup_free_ char *dir =
-		module_dir(ctx, kver, strempty(pkg->modules[i].dest_location));
+	_cleanup_free_ char *dir = module_dir(ctx, kver, strempty(pkg->modules[i].dest_location));
 	return path_join(dir, path_basename(f));
 }
 
