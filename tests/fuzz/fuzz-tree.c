@@ -195,7 +195,6 @@ static void query(const struct dk_tree *t)
 		for (size_t j = 0; vs[j]; j++) {
 			char **ks = NULL;
 			(void)tree_is_added(t, mods[i], vs[j]);
-			free(tree_source_dir(t, mods[i], vs[j]));
 			if (tree_list_kernel_dirs(t, mods[i], vs[j], &ks) < 0)
 				continue;
 			for (size_t k = 0; ks[k]; k++) {

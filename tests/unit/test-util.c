@@ -119,10 +119,17 @@ static void test_tree(const char *dir)
 	CHECK(tree_is_added(&t, "m", "1.0"));
 	CHECK(!tree_is_added(&t, "m", "2.0"));
 	CHECK(tree_is_added(&t, "n", "0.1"));
-	char *src = tree_source_dir(&t, "n", "0.1");
-	CHECK(src == NULL);
 	CHECK(tree_is_installed(&t, "m", "1.0", "6.1.0-1-amd64", "x86_64"));
 	CHECK(!tree_is_installed(&t, "m", "2.0", "6.1.0-1-amd64", "x86_64"));
+	/* By the link's text: an absolute link (as old dkms wrote) names the
+	 * tree's own directory wherever the tree is; another module's does not. */
+	mk(dir, "dkms/m/1.0/6.1.0-2-amd64/x86_64/module");
+	ln("/var/lib/dkms/m/1.0/6.1.0-2-amd64/x86_64", dir, "dkms/m/kernel-6.1.0-2-amd64-x86_64");
+	CHECK(tree_is_installed(&t, "m", "1.0", "6.1.0-2-amd64", "x86_64"));
+	mk(dir, "dkms/n/0.1/6.1.0-1-amd64/x86_64/module");
+	ln("../m/1.0/6.1.0-1-amd64/x86_64", dir, "dkms/n/kernel-6.1.0-1-amd64-x86_64");
+	CHECK(!tree_is_installed(&t, "n", "0.1", "6.1.0-1-amd64", "x86_64"));
+	CHECK(!tree_is_installed(&t, "n", "1.0", "6.1.0-1-amd64", "x86_64"));
 	char *v = tree_installed_version(&t, "m", "6.1.0-1-amd64", "x86_64");
 	CHECK(v && streq(v, "1.0"));
 	free(v);
