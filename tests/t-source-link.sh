@@ -80,6 +80,23 @@ dk build -m hello -v 1.0 -k "$K" >"$T/out" 2>&1 || rc=$?
 [ "$rc" -ne 0 ] || fail "sources linked to a host-only directory were built"
 ! grep -rqs HOST-FILE-READ "$T/out" "$ROOT/var/lib/dkms" || fail "the host's directory was taken for the sources"
 rm -rf "$ROOT/var/lib/dkms/hello"
+# A link that names itself inside the root (a loop there) and the host's
+# directory outside: the host must not resolve it for us either.
+mkdir -p "$ROOT$host"
+ln -s "$host/hello" "$ROOT$host/hello"
+rc=0
+dk add -m hello -v 1.0 >"$T/out" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "a source link looping in the root: add exited $rc: $(cat "$T/out")"
+[ ! -e "$ROOT/var/lib/dkms/hello/1.0" ] || fail "a source link looping in the root was added"
+mkdir -p "$ROOT/var/lib/dkms/hello/1.0"
+ln -s /usr/src/hello-1.0 "$ROOT/var/lib/dkms/hello/1.0/source"
+[ "$(dk status -m hello -v 1.0 2>/dev/null)" = "hello/1.0: broken" ] ||
+	fail "a source link looping in the root: status $(dk status -m hello -v 1.0 2>&1)"
+rc=0
+dk build -m hello -v 1.0 -k "$K" >"$T/out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fail "a source link looping in the root was built"
+! grep -rqs HOST-FILE-READ "$T/out" "$ROOT/var/lib/dkms" || fail "the host's directory was taken for the sources through a loop"
+rm -rf "$ROOT/var/lib/dkms/hello" "$ROOT$host/hello"
 ok "links to host-only files and directories are not followed out of the root"
 
 # add DIR copies into /usr/src/NAME-VERSION: a link there leads into the

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -157,15 +158,22 @@ char *ctx_resolved_path(const struct dk_ctx *ctx, const char *p)
 	log_debug("%s does not resolve inside %s: %s", p, isempty(ctx->root) ? "/" : ctx->root,
 		  strerror(-fd));
 	/* As far as it resolves, then the part that is missing: a string the
-	 * host cannot follow out of the root (the first missing name stops
-	 * it), where the plain <root>p would follow an absolute link on the
-	 * way to the host's file of that name. */
+	 * host cannot follow out of the root either, as its first missing name
+	 * stops it (the plain <root>p would follow an absolute link on the way
+	 * to the host's file of that name). */
 	_cleanup_free_ char *rest = NULL;
 	_cleanup_close_ int dfd = chase_existing(root_fd, p, CHASE_IN_ROOT, &rest, &inside);
-	if (dfd < 0)
-		return ctx_path(ctx, p);
-	_cleanup_free_ char *joined = path_join(inside, rest);
-	return ctx_path(ctx, joined);
+	if (dfd >= 0) {
+		_cleanup_free_ char *first = xstrndup(rest, strcspn(rest, "/"));
+		struct stat st;
+		if (*first && fstatat(dfd, first, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+			_cleanup_free_ char *joined = path_join(inside, rest);
+			return ctx_path(ctx, joined);
+		}
+	}
+	/* A link loop in the root, which the host might resolve elsewhere: a
+	 * path that leads nowhere (/dev/null is no directory). */
+	return path_join("/dev/null", p);
 }
 
 /* The source link of m/v, then sub (or nothing), as a path in the root. dkms
