@@ -166,7 +166,8 @@ char *ctx_resolved_path(const struct dk_ctx *ctx, const char *p)
 	if (dfd >= 0) {
 		_cleanup_free_ char *first = xstrndup(rest, strcspn(rest, "/"));
 		struct stat st;
-		if (*first && fstatat(dfd, first, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+		if (*first && fstatat(dfd, first, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno == ENOENT) {
 			_cleanup_free_ char *joined = path_join(inside, rest);
 			return ctx_path(ctx, joined);
 		}
