@@ -242,6 +242,29 @@ dk install hello/1.0 -k "$K" >/dev/null
 before=$(outside) # the canary made and removed here changed its directory's time
 ok "a module directory linked outside the root: uninstall and install stay inside it"
 
+# ---- /boot a link that leads outside the root -----------------------------
+# A chroot would find <root>$SB/canary/boot (nothing): no image outside the
+# root is found, appended to or replaced.
+mv "$ROOT/boot" "$T/boot-away"
+mkdir -p "$SB/canary/boot" "$T/bimg/$MD"
+echo "old build" >"$T/bimg/$MD/hello.ko"
+(cd "$T/bimg" && find . | cpio -o -H newc --quiet) >"$SB/canary/boot/initrd.img-$K"
+ln -s "$SB/canary/boot" "$ROOT/boot"
+echo "initramfs=append" >"$ROOT/etc/dkms-agent.conf"
+canary_before=$(outside)
+[ -z "$(dk initramfs find "$K" 2>/dev/null)" ] || fail "/boot linked outside: initramfs find: $(dk initramfs find "$K")"
+dk uninstall hello/1.0 -k "$K" >/dev/null
+rc=0
+dk boot -k "$K" >"$T/out" 2>&1 || rc=$?
+[ "$rc" -le 1 ] || fail "/boot linked outside: boot exited $rc: $(cat "$T/out")"
+[ "$canary_before" = "$(outside)" ] || fail "/boot linked outside: changed outside the root: $(diff <(echo "$canary_before") <(outside))"
+rm "$ROOT/boot" "$ROOT/etc/dkms-agent.conf"
+rm -r "$SB/canary/boot"
+mv "$T/boot-away" "$ROOT/boot"
+[ "$(dk status)" = "$tree_before" ] || fail "/boot linked outside: the tree differs: $(dk status)"
+before=$(outside) # the canary made and removed here changed its directory's time
+ok "/boot linked outside the root: no image there is found or written"
+
 # ---- A kernel without headers: exit 21 naming the kernel and package ------
 NK=9.9.9-nohdr
 mkdir -p "$ROOT/lib/modules/$NK"

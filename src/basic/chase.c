@@ -402,6 +402,37 @@ int chase_existing(int root_fd, const char *path, unsigned flags, char **ret_res
 	return r;
 }
 
+char *chase_host_path(const char *root, const char *path)
+{
+	bool host = !root || !*root || (root[0] == '/' && !root[1]);
+	_cleanup_close_ int root_fd = open_root(host ? "" : root);
+	_cleanup_free_ char *plain = host ? xstrdup(path) : path_join(root, path);
+	if (root_fd < 0)
+		return TAKE_PTR(plain); /* no root: nothing under it to reach */
+	_cleanup_free_ char *inside = NULL;
+	_cleanup_close_ int fd = chase(root_fd, path, CHASE_IN_ROOT, O_PATH, &inside);
+	if (fd >= 0)
+		return host ? TAKE_PTR(inside) : path_join(root, inside);
+	/* As far as it resolves, then the part that is missing: a string the
+	 * host cannot follow out of the root either, as its first missing name
+	 * stops it (the plain <root>path would follow an absolute link on the
+	 * way to the host's file of that name). */
+	_cleanup_free_ char *rest = NULL;
+	_cleanup_close_ int dfd = chase_existing(root_fd, path, CHASE_IN_ROOT, &rest, &inside);
+	if (dfd >= 0) {
+		_cleanup_free_ char *first = xstrndup(rest, strcspn(rest, "/"));
+		struct stat st;
+		if (*first && fstatat(dfd, first, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno == ENOENT) {
+			_cleanup_free_ char *joined = path_join(inside, rest);
+			return host ? TAKE_PTR(joined) : path_join(root, joined);
+		}
+	}
+	/* A link loop in the root, which the host might resolve elsewhere: a
+	 * path that leads nowhere (/dev/null is no directory). */
+	return path_join("/dev/null", path);
+}
+
 /* ---- removal and ownership by descriptor ---------------------------------- */
 
 struct rm {

@@ -55,6 +55,15 @@ int chase_parent(int root_fd, const char *path, unsigned flags, int *ret_dir_fd,
  * of that directory as chase() gives it. */
 int chase_existing(int root_fd, const char *path, unsigned flags, char **ret_rest, char **ret_path);
 
+/* The host path of path (a path inside root; "" or "/" is the host's own
+ * root) with its symbolic links followed as a chroot into root follows them
+ * (CHASE_IN_ROOT): /mnt/usr/src/foo-1.0 -> /opt/foo gives /mnt/opt/foo,
+ * never the host's /opt/foo. Where path does not resolve, the path as far
+ * as it resolves followed by the missing part (/mnt/opt/foo when /opt/foo
+ * is missing under /mnt), for messages: a string the host cannot follow out
+ * of root either; for a link loop inside root, a path under /dev/null. */
+char *chase_host_path(const char *root, const char *path);
+
 /* Opens a directory as a root for chase(): O_PATH|O_DIRECTORY. path "" is "/". */
 int open_root(const char *path);
 

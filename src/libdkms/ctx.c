@@ -148,33 +148,7 @@ int ctx_open(const struct dk_ctx *ctx, const char *p, int flags, bool create, ch
 
 char *ctx_resolved_path(const struct dk_ctx *ctx, const char *p)
 {
-	_cleanup_close_ int root_fd = open_root(ctx->root);
-	if (root_fd < 0)
-		return ctx_path(ctx, p);
-	_cleanup_free_ char *inside = NULL;
-	_cleanup_close_ int fd = chase(root_fd, p, CHASE_IN_ROOT, O_PATH, &inside);
-	if (fd >= 0)
-		return ctx_path(ctx, inside);
-	log_debug("%s does not resolve inside %s: %s", p, isempty(ctx->root) ? "/" : ctx->root,
-		  strerror(-fd));
-	/* As far as it resolves, then the part that is missing: a string the
-	 * host cannot follow out of the root either, as its first missing name
-	 * stops it (the plain <root>p would follow an absolute link on the way
-	 * to the host's file of that name). */
-	_cleanup_free_ char *rest = NULL;
-	_cleanup_close_ int dfd = chase_existing(root_fd, p, CHASE_IN_ROOT, &rest, &inside);
-	if (dfd >= 0) {
-		_cleanup_free_ char *first = xstrndup(rest, strcspn(rest, "/"));
-		struct stat st;
-		if (*first && fstatat(dfd, first, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-		    errno == ENOENT) {
-			_cleanup_free_ char *joined = path_join(inside, rest);
-			return ctx_path(ctx, joined);
-		}
-	}
-	/* A link loop in the root, which the host might resolve elsewhere: a
-	 * path that leads nowhere (/dev/null is no directory). */
-	return path_join("/dev/null", p);
+	return chase_host_path(ctx->root, p);
 }
 
 /* The source link of m/v, then sub (or nothing), as a path in the root. dkms

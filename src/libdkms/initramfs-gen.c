@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "chase.h"
 #include "initramfs.h"
 #include "log.h"
 #include "util.h"
@@ -128,13 +129,17 @@ int initramfs_find(const char *root, const char *kver, struct initramfs_image **
 	size_t n = 0;
 	for (int fb = 0; fb < 2; fb++)
 		for (char **p = fb ? fallbacks : paths; p && *p; p++) {
+			/* Images are written to: a link in the root (/boot itself,
+			 * or the image) is followed inside it, never to the host's
+			 * /boot. */
+			_cleanup_free_ char *real = chase_host_path(root, *p + strlen(root));
 			bool dup = false;
 			for (size_t k = 0; k < n; k++)
-				dup = dup || streq(l[k].path, *p);
-			if (dup || !path_is_reg(*p))
+				dup = dup || streq(l[k].path, real);
+			if (dup || !path_is_reg(real))
 				continue;
 			l = xrealloc(l, (n + 1) * sizeof(*l));
-			l[n++] = (struct initramfs_image){ .path = xstrdup(*p), .fallback = fb };
+			l[n++] = (struct initramfs_image){ .path = TAKE_PTR(real), .fallback = fb };
 		}
 	*ret = l;
 	*ret_n = n;
