@@ -106,15 +106,8 @@ static char *tree_base(const struct dk_ctx *ctx, const char *tree)
 	for (size_t i = 0; i < n; i++)
 		if (streq(cache[i].root, ctx->root) && streq(cache[i].tree, tree))
 			return xstrdup(cache[i].host);
-	_cleanup_close_ int root_fd = open_root(ctx->root);
-	_cleanup_free_ char *rest = NULL, *at = NULL;
-	_cleanup_close_ int fd =
-		root_fd < 0 ? -1 : chase_existing(root_fd, tree, CHASE_IN_ROOT, &rest, &at);
-	if (fd < 0)
-		return ctx_path(ctx, tree);
-	_cleanup_free_ char *inside = path_join(at, rest);
-	char *host = ctx_path(ctx, inside);
-	if (n < ELEMENTSOF(cache) && !*rest)
+	char *host = chase_host_path(ctx->root, tree);
+	if (n < ELEMENTSOF(cache) && path_is_dir(host))
 		cache[n++] = (typeof(cache[0])){ xstrdup(ctx->root), xstrdup(tree), xstrdup(host) };
 	return host;
 }
