@@ -265,6 +265,33 @@ mv "$T/boot-away" "$ROOT/boot"
 before=$(outside) # the canary made and removed here changed its directory's time
 ok "/boot linked outside the root: no image there is found or written"
 
+# ---- The signing key a link to a key outside the root ---------------------
+# A chroot would find no key there: the host's key never signs a module
+# built from the root's sources.
+if command -v openssl >/dev/null; then
+	openssl req -new -x509 -nodes -days 1 -subj "/CN=host-canary-key" -newkey rsa:2048 \
+		-keyout "$T/canary.key" -outform DER -out "$T/canary.der" >/dev/null 2>&1 || fail "openssl req failed"
+	mkdir -p "$SB/canary/keys"
+	cp "$T/canary.key" "$T/canary.der" "$SB/canary/keys/"
+	mv "$ROOT/var/lib/dkms/mok.key" "$T/mok.key.away" 2>/dev/null || true
+	mv "$ROOT/var/lib/dkms/mok.pub" "$T/mok.pub.away" 2>/dev/null || true
+	ln -s "$SB/canary/keys/canary.key" "$ROOT/var/lib/dkms/mok.key"
+	ln -s "$SB/canary/keys/canary.der" "$ROOT/var/lib/dkms/mok.pub"
+	canary_before=$(outside)
+	dk build hello/1.0 -k "$K" --force >"$T/out" 2>&1 || fail "key linked outside: build failed: $(cat "$T/out")"
+	signer=$(modinfo -F signer "$ROOT/var/lib/dkms/hello/1.0/$K/$A/module/hello.ko" 2>/dev/null || true)
+	[ "$signer" != host-canary-key ] || fail "key linked outside: the host's key signed the root's module"
+	[ "$canary_before" = "$(outside)" ] || fail "key linked outside: changed outside the root: $(diff <(echo "$canary_before") <(outside))"
+	rm -f "$ROOT/var/lib/dkms/mok.key" "$ROOT/var/lib/dkms/mok.pub"
+	mv "$T/mok.key.away" "$ROOT/var/lib/dkms/mok.key" 2>/dev/null || true
+	mv "$T/mok.pub.away" "$ROOT/var/lib/dkms/mok.pub" 2>/dev/null || true
+	rm -rf "$SB/canary/keys" "${ROOT:?}${SB:?}"
+	dk install hello/1.0 -k "$K" --force >/dev/null || fail "key linked outside: reinstall failed"
+	[ "$(dk status)" = "$tree_before" ] || fail "key linked outside: the tree differs: $(dk status)"
+	before=$(outside) # the canary made and removed here changed its directory's time
+	ok "a signing key linked outside the root is not used (signer: ${signer:-none})"
+fi
+
 # ---- A kernel without headers: exit 21 naming the kernel and package ------
 NK=9.9.9-nohdr
 mkdir -p "$ROOT/lib/modules/$NK"

@@ -28,6 +28,13 @@ char *kconfig_get(const char *kconfig, const char *key)
 	return xstrndup(p, n);
 }
 
+/* A key or certificate named in the configuration, inside the root; a
+ * relative name as it is (from the working directory, as dkms takes it). */
+static char *signing_file(const struct dk_ctx *ctx, const char *p)
+{
+	return p[0] == '/' ? ctx_resolved_path(ctx, p) : ctx_path(ctx, p);
+}
+
 static char *find_sign_file(const struct dk_ctx *ctx, const char *kver, const char *ksrc,
 			    const char *configured)
 {
@@ -74,11 +81,15 @@ int sign_prepare(const struct dk_ctx *ctx, const char *kver, const char *kconfig
 		return 0;
 	}
 	s->hash = hash ? TAKE_PTR(hash) : xstrdup("sha512");
-	/* sign-file also takes a "pkcs11:..." URI as the key. */
-	s->key = !key			      ? ctx_dkms_path(ctx, "mok.key")
-		 : startswith(key, "pkcs11:") ? xstrdup(key)
-					      : ctx_path(ctx, key);
-	s->cert = cert ? ctx_path(ctx, cert) : ctx_dkms_path(ctx, "mok.pub");
+	/* sign-file also takes a "pkcs11:..." URI as the key. Key and
+	 * certificate are found as in a chroot into the root: a link there
+	 * never leads to the host's own signing key. */
+	if (!key)
+		key = path_join(ctx->dkms_tree, "mok.key");
+	if (!cert)
+		cert = path_join(ctx->dkms_tree, "mok.pub");
+	s->key = startswith(key, "pkcs11:") ? xstrdup(key) : signing_file(ctx, key);
+	s->cert = signing_file(ctx, cert);
 	/* A sign_file of the administrator's (an HSM wrapper, say) runs as
 	 * given; the kernel's own only costs a process start per module. */
 	s->in_process = !sign_file && !startswith(s->key, "pkcs11:");
