@@ -10,7 +10,7 @@
 
 void module_tree(const struct dk_ctx *ctx, struct dk_tree *t)
 {
-	t->dir = ctx_path(ctx, ctx->dkms_tree);
+	t->dir = ctx_tree_path(ctx, ctx->dkms_tree, NULL);
 }
 
 int module_load_exit_code(int r)

@@ -757,7 +757,7 @@ char **ops_kernels(const struct dk_ctx *ctx)
 
 char **ops_installed_kernels(const struct dk_ctx *ctx)
 {
-	_cleanup_free_ char *dir = ctx_path(ctx, ctx->install_tree);
+	_cleanup_free_ char *dir = ctx_tree_path(ctx, ctx->install_tree, NULL);
 	_cleanup_strv_free_ char **all = NULL;
 	char **l = xcalloc(1, sizeof(char *));
 	dir_list(dir, &all);
