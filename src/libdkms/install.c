@@ -451,6 +451,9 @@ int install_remove(const struct dk_ctx *ctx, const struct dk_pkg *pkg, const cha
 	_cleanup_free_ char *name = xasprintf("kernel-%s-%s", kver, arch);
 	_cleanup_free_ char *lp = ctx_dkms_path(ctx, pkg->name, name);
 	_cleanup_free_ char *marker = uninstall_marker(ctx, pkg->name, kver, arch);
+	struct stat st;
+	if (lstat(lp, &st) == 0 && !S_ISLNK(st.st_mode))
+		return reason_set(ret_error, -EISDIR, "Cannot remove %s: not a symbolic link", lp);
 	bool renamed = rename(lp, marker) == 0;
 	if (!renamed && errno != ENOENT)
 		return reason_set(ret_error, -errno, "Cannot remove %s: %m", lp);
