@@ -205,6 +205,28 @@ cp "$T/conf.keep" "$ROOT/etc/dkms-agent.conf"
 expect_rc 0 dk check -k "$K" >/dev/null
 ok "budget spent: exit 75, build finished in the background"
 
+# The same with the output read by a program that is gone once boot returns
+# (apt's pipe when a kernel hook runs it): the build going on alone must not
+# die of a write to that pipe before it installed, refreshed and cleaned up.
+dk remove slow/1.0 --all >/dev/null
+dk add slow/1.0 >/dev/null
+printf 'boot_budget=1\ncache=off\n' >>"$ROOT/etc/dkms-agent.conf" # built again, not taken from the cache
+dk boot -k "$K" 2>&1 | sed -n '/Boot budget of 1 s spent/{p;q}' >"$T/boot11"
+grep -q "Boot budget of 1 s spent" "$T/boot11" || fail "closed pipe: no budget line: $(cat "$T/boot11")"
+[ -f "$rec" ] || fail "closed pipe: no record of the build going on"
+pid=$(head -n1 "$rec")
+for _ in $(seq 1 600); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.5
+done
+kill -0 "$pid" 2>/dev/null && fail "closed pipe: the background build did not end"
+[ -f "$ROOT/lib/modules/$K/updates/dkms/slow.ko" ] || fail "closed pipe: the background build died before it installed slow"
+[ ! -e "$rec" ] || fail "closed pipe: the background build died before it removed its record"
+[ ! -e "$ROOT/var/lib/dkms/.initramfs-pending-$K" ] || fail "closed pipe: the background build died before the initramfs refresh"
+cp "$T/conf.keep" "$ROOT/etc/dkms-agent.conf"
+expect_rc 0 dk check -k "$K" >/dev/null
+ok "budget spent with the output's reader gone: the build finished in the background all the same"
+
 # Type=notify: READY=1 reaches $NOTIFY_SOCKET when boot has nothing to do,
 # and when it repaired a module (from the child that loads, before the
 # initramfs refresh, and again when boot returns).

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* boot, kernel-install and early-modules: the agent's actions. */
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <locale.h>
 #include <poll.h>
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <stdio.h>
 #include <sys/utsname.h>
@@ -506,10 +508,28 @@ static int wait_budget(pid_t pid, unsigned budget, const sigset_t *chld, int *re
  * it drop that tie and answer on the pipe. */
 static int release_fd = -1;
 
+/* Points fd at /dev/null when it is a pipe: whoever reads it (apt, for a
+ * kernel hook) may be gone before the build ends, and a write to a pipe
+ * without a reader kills the writer (SIGPIPE), this child or its make. */
+static void leave_pipe(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return;
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null < 0)
+		return;
+	dup2(null, fd);
+	close(null);
+}
+
 static void on_release(int sig)
 {
 	int saved = errno;
 	prctl(PR_SET_PDEATHSIG, 0);
+	/* Async-signal-safe all: fstat, open, dup2, close. */
+	leave_pipe(STDOUT_FILENO);
+	leave_pipe(STDERR_FILENO);
 	/* The parent reads, or is gone: nothing more to do either way. */
 	(void)!send(release_fd, "r", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	errno = saved;
