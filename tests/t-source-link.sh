@@ -55,6 +55,16 @@ ok "pacman hooks on a package holding the /usr/src link"
 # nothing there, and neither must we (no host file read as a dkms.conf, no
 # host directory taken for the sources or written to).
 host=$T/host-only
+# not_followed WHAT: hello/1.0 reads as broken, its build is refused, and
+# nothing of the host's copy (its MAKE marker) was read.
+not_followed() {
+	local rc=0
+	[ "$(dk status -m hello -v 1.0 2>/dev/null)" = "hello/1.0: broken" ] ||
+		fail "$1: status $(dk status -m hello -v 1.0 2>&1)"
+	dk build -m hello -v 1.0 -k "$K" >"$T/out" 2>&1 || rc=$?
+	[ "$rc" -ne 0 ] || fail "$1: built"
+	! grep -rqs HOST-FILE-READ "$T/out" "$ROOT/var/lib/dkms" || fail "$1: the host's copy was read"
+}
 mkdir -p "$host/hello"
 cp -r "$FIXTURES/hello/." "$host/hello/"
 echo 'MAKE[0]="echo HOST-FILE-READ"' >>"$host/hello/dkms.conf"
@@ -63,22 +73,12 @@ cp -r "$FIXTURES/hello" "$ROOT/usr/src/hello-1.0"
 dk add -m hello -v 1.0 >/dev/null || fail "add failed"
 rm "$ROOT/usr/src/hello-1.0/dkms.conf"
 ln -s "$host/hello/dkms.conf" "$ROOT/usr/src/hello-1.0/dkms.conf"
-[ "$(dk status -m hello -v 1.0 2>/dev/null)" = "hello/1.0: broken" ] ||
-	fail "a dkms.conf linked to a host file: status $(dk status -m hello -v 1.0 2>&1)"
-rc=0
-dk build -m hello -v 1.0 -k "$K" >"$T/out" 2>&1 || rc=$?
-[ "$rc" -ne 0 ] || fail "a dkms.conf linked to a host file was built"
-! grep -rqs HOST-FILE-READ "$T/out" "$ROOT/var/lib/dkms" || fail "the host's file was read as dkms.conf"
+not_followed "a dkms.conf linked to a host file"
 rm "$ROOT/usr/src/hello-1.0/dkms.conf"
 cp "$FIXTURES/hello/dkms.conf" "$ROOT/usr/src/hello-1.0/"
 rm -r "$ROOT/usr/src/hello-1.0"
 ln -s "$host/hello" "$ROOT/usr/src/hello-1.0"
-[ "$(dk status -m hello -v 1.0 2>/dev/null)" = "hello/1.0: broken" ] ||
-	fail "a source link to a host-only directory: status $(dk status -m hello -v 1.0 2>&1)"
-rc=0
-dk build -m hello -v 1.0 -k "$K" >"$T/out" 2>&1 || rc=$?
-[ "$rc" -ne 0 ] || fail "sources linked to a host-only directory were built"
-! grep -rqs HOST-FILE-READ "$T/out" "$ROOT/var/lib/dkms" || fail "the host's directory was taken for the sources"
+not_followed "a source link to a host-only directory"
 rm -rf "$ROOT/var/lib/dkms/hello"
 # A link that names itself inside the root (a loop there) and the host's
 # directory outside: the host must not resolve it for us either.
@@ -90,12 +90,7 @@ dk add -m hello -v 1.0 >"$T/out" 2>&1 || rc=$?
 [ ! -e "$ROOT/var/lib/dkms/hello/1.0" ] || fail "a source link looping in the root was added"
 mkdir -p "$ROOT/var/lib/dkms/hello/1.0"
 ln -s /usr/src/hello-1.0 "$ROOT/var/lib/dkms/hello/1.0/source"
-[ "$(dk status -m hello -v 1.0 2>/dev/null)" = "hello/1.0: broken" ] ||
-	fail "a source link looping in the root: status $(dk status -m hello -v 1.0 2>&1)"
-rc=0
-dk build -m hello -v 1.0 -k "$K" >"$T/out" 2>&1 || rc=$?
-[ "$rc" -ne 0 ] || fail "a source link looping in the root was built"
-! grep -rqs HOST-FILE-READ "$T/out" "$ROOT/var/lib/dkms" || fail "the host's directory was taken for the sources through a loop"
+not_followed "a source link looping in the root"
 rm -rf "$ROOT/var/lib/dkms/hello" "$ROOT$host/hello"
 ok "links to host-only files and directories are not followed out of the root"
 

@@ -406,9 +406,8 @@ char *chase_host_path(const char *root, const char *path)
 {
 	bool host = !root || !*root || (root[0] == '/' && !root[1]);
 	_cleanup_close_ int root_fd = open_root(host ? "" : root);
-	_cleanup_free_ char *plain = host ? xstrdup(path) : path_join(root, path);
-	if (root_fd < 0)
-		return TAKE_PTR(plain); /* no root: nothing under it to reach */
+	if (root_fd < 0) /* no root: nothing under it to reach */
+		return host ? xstrdup(path) : path_join(root, path);
 	_cleanup_free_ char *inside = NULL;
 	_cleanup_close_ int fd = chase(root_fd, path, CHASE_IN_ROOT, O_PATH, &inside);
 	if (fd >= 0)
